@@ -1,0 +1,50 @@
+# The two commands a newcomer needs: `make run` and `make test`. Each creates (or reuses) the
+# virtual environment in .venv and installs what it needs first.
+
+PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
+             command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+             && { command -v $$p; break; }; done)
+VENV := .venv
+PY := $(VENV)/bin/python
+RUNTIME := $(VENV)/.runtime-installed
+DEV := $(VENV)/.dev-installed
+
+.PHONY: run test lint bench clean-venv
+
+$(PY):
+	@test -n "$(PYTHON)" || { echo "error: Python 3.11 or newer is needed (python3.11+ on PATH)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(RUNTIME): requirements.txt | $(PY)
+	$(PY) -m pip install --quiet -r requirements.txt
+	@touch $@
+
+$(DEV): requirements.txt requirements-dev.txt | $(PY)
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	@touch $@ $(RUNTIME)
+
+## run: prepare the embedded database (migrate, seed a demo workspace once) and show the ledger
+run: $(RUNTIME)
+	$(PY) scripts/ledgerctl.py migrate
+	$(PY) scripts/ledgerctl.py seed --if-empty
+	$(PY) scripts/ledgerctl.py status
+
+## test: lint, type-check and the whole test suite (PostgreSQL parts need WORKBENCH_TEST_POSTGRES_URL)
+test: lint
+	@if [ -z "$$WORKBENCH_TEST_POSTGRES_URL" ]; then \
+	  echo "NOTE: WORKBENCH_TEST_POSTGRES_URL is not set: the PostgreSQL tests will be SKIPPED."; fi
+	$(PY) -m pytest
+
+lint: $(DEV)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy --strict ledger
+
+## bench: the ledger benchmark (add a PostgreSQL URL with BENCH_POSTGRES_URL=...)
+bench: $(DEV)
+	$(PY) scripts/bench_ledger.py
+	@if [ -n "$$BENCH_POSTGRES_URL" ]; then $(PY) scripts/bench_ledger.py --url "$$BENCH_POSTGRES_URL"; fi
+
+clean-venv:
+	rm -rf $(VENV)

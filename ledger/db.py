@@ -1,0 +1,130 @@
+"""Engines for the ledger's two backends, and migrations on start-up.
+
+SQLite: WAL, a busy timeout and ``BEGIN IMMEDIATE`` for every write transaction. The pysqlite
+driver's own transaction handling starts transactions lazily (at the first INSERT/UPDATE), so a
+read-then-write transaction runs its reads outside any lock and two threads can both "see" the
+same balance; taking the write lock at BEGIN closes that window. Read-only work opens with
+``read_only_connection`` and gets a plain deferred BEGIN, so readers never queue behind writers.
+
+PostgreSQL: psycopg 3 at READ COMMITTED; write paths lock the account row first (``SELECT … FOR
+UPDATE``), always in the order account → hold → grants, so concurrent writers serialise per account
+and never deadlock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.engine import Connection, Engine
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+_READ_ONLY = "ledger_read_only"
+
+
+def create_engine(
+    url: str,
+    *,
+    pool_size: int = 20,
+    busy_timeout_s: float = 30.0,
+    sqlite_synchronous: str = "NORMAL",
+    echo: bool = False,
+) -> Engine:
+    """An engine configured for the ledger's transaction discipline on either backend."""
+    sa_url = sa.make_url(url)
+    if sa_url.get_backend_name() == "sqlite":
+        return _sqlite_engine(url, pool_size, busy_timeout_s, sqlite_synchronous, echo)
+    if sa_url.get_backend_name() == "postgresql":
+        if sa_url.drivername == "postgresql":
+            sa_url = sa_url.set(drivername="postgresql+psycopg")
+        return sa.create_engine(
+            sa_url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, echo=echo
+        )
+    raise ValueError(f"unsupported database URL {url!r}: use sqlite:/// or postgresql://")
+
+
+def _sqlite_engine(
+    url: str, pool_size: int, busy_timeout_s: float, synchronous: str, echo: bool
+) -> Engine:
+    if synchronous.upper() not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
+        raise ValueError(f"unknown SQLite synchronous mode {synchronous!r}")
+    database = sa.make_url(url).database
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(
+        url,
+        connect_args={"timeout": busy_timeout_s, "check_same_thread": False},
+        poolclass=sa.pool.QueuePool,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        echo=echo,
+    )
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Hand transaction control to us (no implicit BEGIN by the driver), then set the pragmas
+        # that are per connection.
+        dbapi_connection.isolation_level = None
+        dbapi_connection.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
+        dbapi_connection.execute("PRAGMA journal_mode = WAL")
+        dbapi_connection.execute(f"PRAGMA synchronous = {synchronous.upper()}")
+        dbapi_connection.execute("PRAGMA foreign_keys = ON")
+
+    return engine
+
+
+def is_sqlite(connection: Connection | Engine) -> bool:
+    return connection.dialect.name == "sqlite"
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """A write transaction: BEGIN IMMEDIATE on SQLite, READ COMMITTED on PostgreSQL."""
+    with engine.connect() as connection, connection.begin():
+        _begin_sqlite(connection, "IMMEDIATE")
+        yield connection
+
+
+@contextmanager
+def read_only_connection(engine: Engine) -> Iterator[Connection]:
+    """A read transaction that never takes SQLite's write lock."""
+    with engine.connect() as plain:
+        with plain.begin():
+            _begin_sqlite(plain, "DEFERRED")
+            yield plain
+
+
+def alembic_config(engine: Engine | None = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    if engine is not None:
+        config.set_main_option(
+            "sqlalchemy.url", engine.url.render_as_string(hide_password=False).replace("%", "%%")
+        )
+        config.attributes["engine"] = engine
+    return config
+
+
+def migrate(engine: Engine, revision: str = "head") -> None:
+    """Bring the schema to ``revision``: an existing database is upgraded, never recreated."""
+    command.upgrade(alembic_config(engine), revision)
+
+
+def current_revision(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def _begin_sqlite(connection: Connection, mode: str) -> None:
+    if connection.dialect.name == "sqlite":
+        # Straight to the driver (SQLAlchemy's own BEGIN is a no-op for pysqlite once the driver's
+        # implicit transactions are off). Not done with a "begin" event listener: any execution
+        # event on the engine makes every statement dispatch events, on the hot path.
+        connection.connection.driver_connection.execute(f"BEGIN {mode}")  # type: ignore[union-attr]

@@ -1,0 +1,216 @@
+"""Grants: credits coming in, spent in a fixed order, and expired through journal entries.
+
+Holds reserve against the account as a whole; grants are consumed only when a hold is captured (or
+an admin takes credits back). Spend order:
+
+1. grants already past their expiry (they survive only to back credits that were reserved before
+   they expired),
+2. then by ``priority`` (lower first: promo, plan, adjustment, paid by default),
+3. then by expiry (soonest first, never-expiring last), then by age.
+
+Expiry walks the same order to decide which credits back the currently held total; a past-expiry
+grant loses what is not backing a hold through an ``expire`` entry, and keeps the rest until those
+holds settle. So expiry never pushes available credits below zero and never takes credits that a
+running call was promised.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from ledger import journal
+from ledger.errors import InvalidInput
+from ledger.journal import Entry
+from ledger.schema import GRANT_KINDS, accounts, grants
+
+DEFAULT_PRIORITY = {"promo": 10, "plan": 20, "adjustment": 30, "paid": 40}
+
+
+@dataclass(frozen=True)
+class GrantRow:
+    id: int
+    remaining: int
+    priority: int
+    expires_at: datetime | None
+
+
+def spend_order(rows: Iterable[GrantRow], now: datetime) -> list[GrantRow]:
+    def key(g: GrantRow) -> tuple[int, int, int, datetime, int]:
+        past_expiry = g.expires_at is not None and g.expires_at <= now
+        never = g.expires_at is None
+        return (0 if past_expiry else 1, g.priority, int(never), g.expires_at or now, g.id)
+
+    return sorted(rows, key=key)
+
+
+_OPEN = (
+    sa.select(grants.c.id, grants.c.remaining, grants.c.priority, grants.c.expires_at)
+    .where(grants.c.account_id == sa.bindparam("account_id"), grants.c.remaining > 0)
+    .with_for_update()
+)
+_TAKE = (
+    grants.update()
+    .where(grants.c.id == sa.bindparam("grant_id"))
+    .values(remaining=grants.c.remaining - sa.bindparam("take"))
+)
+
+
+def open_grants(conn: Connection, account_id: int, now: datetime) -> list[GrantRow]:
+    rows = conn.execute(_OPEN, {"account_id": account_id})
+    return spend_order((GrantRow(r.id, r.remaining, r.priority, r.expires_at) for r in rows), now)
+
+
+def check_kind(kind: object) -> str:
+    if kind not in GRANT_KINDS:
+        raise InvalidInput(
+            f"grant kind must be one of {', '.join(GRANT_KINDS)}; got {kind!r}", kind=str(kind)
+        )
+    assert isinstance(kind, str)
+    return kind
+
+
+def create(
+    conn: Connection,
+    account_id: int,
+    amount: int,
+    kind: str,
+    now: datetime,
+    *,
+    expires_at: datetime | None = None,
+    priority: int | None = None,
+    actor_user_id: int | None = None,
+    reason: str | None = None,
+    entry_kind: str = "grant",
+) -> int:
+    """Insert a grant and its journal entry; the caller holds the account lock."""
+    grant_id: int = conn.execute(
+        grants.insert()
+        .values(
+            account_id=account_id,
+            kind=kind,
+            amount=amount,
+            remaining=amount,
+            priority=DEFAULT_PRIORITY[kind] if priority is None else priority,
+            expires_at=expires_at,
+            actor_user_id=actor_user_id,
+            reason=reason,
+            created_at=now,
+        )
+        .returning(grants.c.id)
+    ).scalar_one()
+    journal.append(
+        conn,
+        [
+            Entry(
+                account_id,
+                entry_kind,
+                balance_delta=amount,
+                grant_id=grant_id,
+                actor_user_id=actor_user_id,
+                reason=reason,
+            )
+        ],
+        now,
+    )
+    if expires_at is not None:
+        conn.execute(
+            accounts.update()
+            .where(accounts.c.id == account_id)
+            .where(
+                sa.or_(
+                    accounts.c.next_grant_expiry.is_(None),
+                    accounts.c.next_grant_expiry > expires_at,
+                )
+            )
+            .values(next_grant_expiry=expires_at)
+        )
+    return grant_id
+
+
+def consume(
+    conn: Connection,
+    account_id: int,
+    amount: int,
+    now: datetime,
+    entry: Entry,
+) -> list[Entry]:
+    """Take ``amount`` from the account's grants in spend order; returns the journal lines to add.
+
+    ``entry`` is the template of the lines (kind, hold, held delta on the first line...); each
+    line gets the grant it drew on and its share of ``amount`` as a negative balance delta. The
+    caller appends the lines, together with any others of the same operation, in one statement.
+    """
+    left = amount
+    lines: list[Entry] = []
+    takes: list[dict[str, int]] = []
+    for grant in open_grants(conn, account_id, now):
+        if left == 0:
+            break
+        take = min(grant.remaining, left)
+        left -= take
+        takes.append({"grant_id": grant.id, "take": take})
+        lines.append(
+            Entry(
+                account_id,
+                entry.kind,
+                balance_delta=-take,
+                held_delta=entry.held_delta if not lines else 0,
+                hold_id=entry.hold_id,
+                grant_id=grant.id,
+                operation_type=entry.operation_type,
+                actor_user_id=entry.actor_user_id,
+                reason=entry.reason,
+            )
+        )
+    # The grants' remainders sum to the balance (verify checks it), and callers only consume
+    # what the balance covers; running short here means the books are already wrong.
+    assert left == 0, f"account {account_id}: grants short by {left} credits"
+    if takes:
+        conn.execute(_TAKE, takes)
+    return lines
+
+
+def backing_shares(ordered: Sequence[GrantRow], held: int) -> dict[int, int]:
+    """How much of each grant backs the currently held total, walking the spend order."""
+    shares: dict[int, int] = {}
+    left = held
+    for grant in ordered:
+        share = min(grant.remaining, left)
+        shares[grant.id] = share
+        left -= share
+    return shares
+
+
+def expire_due(conn: Connection, account_id: int, held: int, now: datetime) -> int:
+    """Expire past-expiry credits that back no hold; returns how many credits expired.
+
+    The caller holds the account lock. Also recomputes the account's ``next_grant_expiry``.
+    """
+    ordered = open_grants(conn, account_id, now)
+    shares = backing_shares(ordered, held)
+    expired = 0
+    takes: list[dict[str, int]] = []
+    lines: list[Entry] = []
+    next_expiry: datetime | None = None
+    for grant in ordered:
+        surplus = grant.remaining - shares[grant.id]
+        if grant.expires_at is not None and grant.expires_at <= now and surplus > 0:
+            takes.append({"grant_id": grant.id, "take": surplus})
+            lines.append(Entry(account_id, "expire", balance_delta=-surplus, grant_id=grant.id))
+            expired += surplus
+            if shares[grant.id] == 0:
+                continue
+        if grant.expires_at is not None and (next_expiry is None or grant.expires_at < next_expiry):
+            next_expiry = grant.expires_at
+    if takes:
+        conn.execute(_TAKE, takes)
+        journal.append(conn, lines, now)
+    conn.execute(
+        accounts.update().where(accounts.c.id == account_id).values(next_grant_expiry=next_expiry)
+    )
+    return expired

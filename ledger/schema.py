@@ -1,0 +1,233 @@
+"""Tables of the ledger (SQLAlchemy Core). Alembic migrations create them; this describes them.
+
+Cascades: only rows that mean nothing without their parent cascade (a membership without its user
+or workspace, an image price without its price version). Everything that records money (accounts,
+grants, holds, entries) references its parents with the default NO ACTION, so deleting a workspace
+or user that has money history fails loudly instead of erasing the history: deactivate instead.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+ROLES = ("admin", "member")
+GRANT_KINDS = ("paid", "plan", "promo", "adjustment")
+HOLD_STATUSES = ("pending", "captured", "released", "expired")
+ENTRY_KINDS = ("grant", "hold", "capture", "release", "expire", "refund", "adjustment")
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every backend.
+
+    PostgreSQL stores ``timestamptz``; SQLite has no time zones, so values are stored as naive UTC
+    text and come back aware. Naive datetimes are refused on the way in: a local time stored by
+    accident would shift every expiry by the server's offset.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the ledger; use an aware UTC datetime")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+Credits = sa.BigInteger
+
+workspaces = sa.Table(
+    "workspaces",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("slug", sa.String(64), nullable=False, unique=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("username", sa.String(64), nullable=False, unique=True),
+    sa.Column("display_name", sa.String(200), nullable=False),
+    sa.Column("email", sa.String(320), nullable=True),
+    sa.Column("is_active", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+memberships = sa.Table(
+    "memberships",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column(
+        "workspace_id",
+        sa.Integer,
+        sa.ForeignKey("workspaces.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    # Credits a member may spend per calendar month (UTC); NULL means no cap.
+    sa.Column("monthly_cap", Credits, nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("workspace_id", "user_id"),
+    sa.CheckConstraint(_in("role", ROLES), name="role"),
+    sa.CheckConstraint("monthly_cap IS NULL OR monthly_cap >= 0", name="cap_nonnegative"),
+    sa.Index(None, "user_id"),
+)
+
+accounts = sa.Table(
+    "accounts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("workspace_id", sa.Integer, sa.ForeignKey("workspaces.id"), nullable=False),
+    sa.Column("name", sa.String(64), nullable=False, server_default="main"),
+    # Cached sums of the journal, maintained only by the trigger on ``entries``.
+    sa.Column("balance", Credits, nullable=False, server_default="0"),
+    sa.Column("held", Credits, nullable=False, server_default="0"),
+    # Earliest expiry among grants that still have credits: lets every operation notice, without
+    # a query, that grant expiry is due on this account.
+    sa.Column("next_grant_expiry", UTCDateTime, nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("workspace_id", "name"),
+    sa.CheckConstraint("held >= 0", name="held_nonnegative"),
+    sa.CheckConstraint("balance - held >= 0", name="available_nonnegative"),
+)
+
+price_versions = sa.Table(
+    "price_versions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("model", sa.String(200), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("feature_key", sa.String(64), nullable=False),
+    # False when the model left the catalogue: the model is then unpriced (fail closed).
+    sa.Column("active", sa.Boolean, nullable=False),
+    sa.Column("input_credits_per_mtok", Credits, nullable=True),
+    sa.Column("output_credits_per_mtok", Credits, nullable=True),
+    sa.Column("effective_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("model", "version"),
+)
+
+image_prices = sa.Table(
+    "image_prices",
+    metadata,
+    sa.Column(
+        "price_version_id",
+        sa.Integer,
+        sa.ForeignKey("price_versions.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("size", sa.String(32), primary_key=True),
+    sa.Column("quality", sa.String(32), primary_key=True),
+    sa.Column("credits_per_image", Credits, nullable=False),
+    sa.CheckConstraint("credits_per_image >= 0", name="price_nonnegative"),
+)
+
+grants = sa.Table(
+    "grants",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("account_id", sa.Integer, sa.ForeignKey("accounts.id"), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("amount", Credits, nullable=False),
+    sa.Column("remaining", Credits, nullable=False),
+    # Lower numbers are spent first; ties go to the grant that expires first.
+    sa.Column("priority", sa.Integer, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=True),
+    sa.Column("actor_user_id", sa.Integer, sa.ForeignKey("users.id"), nullable=True),
+    sa.Column("reason", sa.Text, nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.CheckConstraint(_in("kind", GRANT_KINDS), name="kind"),
+    sa.CheckConstraint("amount > 0", name="amount_positive"),
+    sa.CheckConstraint("remaining >= 0 AND remaining <= amount", name="remaining_in_range"),
+    sa.Index(None, "account_id", "remaining"),
+)
+
+holds = sa.Table(
+    "holds",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("account_id", sa.Integer, sa.ForeignKey("accounts.id"), nullable=False),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("operation_type", sa.String(32), nullable=False),
+    sa.Column("feature_key", sa.String(64), nullable=False),
+    sa.Column("model", sa.String(200), nullable=False),
+    sa.Column("price_version_id", sa.Integer, sa.ForeignKey("price_versions.id"), nullable=False),
+    sa.Column("amount", Credits, nullable=False),
+    sa.Column("captured", Credits, nullable=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("release_reason", sa.Text, nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.Column("resolved_at", UTCDateTime, nullable=True),
+    sa.CheckConstraint(_in("status", HOLD_STATUSES), name="status"),
+    sa.CheckConstraint("amount > 0", name="amount_positive"),
+    sa.CheckConstraint(
+        "captured IS NULL OR (captured >= 0 AND captured <= amount)", name="captured_in_range"
+    ),
+    # The sweeper's query: pending holds by expiry.
+    sa.Index(None, "status", "expires_at"),
+    # Monthly caps: one member's holds on one account by time.
+    sa.Index(None, "account_id", "user_id", "created_at"),
+)
+
+entries = sa.Table(
+    "entries",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("account_id", sa.Integer, sa.ForeignKey("accounts.id"), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    # Change to the account's balance (credits owned) and to its held total (credits reserved).
+    sa.Column("balance_delta", Credits, nullable=False),
+    sa.Column("held_delta", Credits, nullable=False),
+    sa.Column("hold_id", sa.Integer, sa.ForeignKey("holds.id"), nullable=True),
+    sa.Column("grant_id", sa.Integer, sa.ForeignKey("grants.id"), nullable=True),
+    sa.Column("operation_type", sa.String(32), nullable=True),
+    sa.Column("actor_user_id", sa.Integer, sa.ForeignKey("users.id"), nullable=True),
+    sa.Column("reason", sa.Text, nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.CheckConstraint(_in("kind", ENTRY_KINDS), name="kind"),
+    # History pages: an account's entries newest first, optionally since a date.
+    sa.Index(None, "account_id", "created_at"),
+    sa.Index(None, "hold_id"),
+    sa.Index(None, "grant_id"),
+)
+
+idempotency_keys = sa.Table(
+    "idempotency_keys",
+    metadata,
+    sa.Column("scope", sa.String(32), primary_key=True),
+    sa.Column("key", sa.String(200), primary_key=True),
+    sa.Column("request_hash", sa.String(64), nullable=False),
+    # JSON: {"ok": {...}} or {"error": {...}} — the outcome a replay returns.
+    sa.Column("outcome", sa.Text, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)

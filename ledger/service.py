@@ -1,0 +1,476 @@
+"""``Ledger``: the ledger's public face. One method per operation, each its own transaction.
+
+Mutating money operations take a caller-supplied idempotency ``key``. The method validates its
+arguments before touching the database (bad input raises and writes nothing), then, in one write
+transaction: looks the key up (replay or conflict), does the work, and stores the outcome with the
+key. Refusals that depend on the ledger's state (``InsufficientCredits``, ``CapExceeded``, a hold
+no longer pending, a capture above the hold) are stored too, so a replay refuses the same way.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, fields
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError
+
+from ledger import accounts, adjustments, db, grants, holds, journal, owners, pricing
+from ledger.accounts import Balance
+from ledger.amounts import check_amount
+from ledger.clock import Clock, database_now, system_clock
+from ledger.errors import InvalidInput, LedgerError, MissingReason, error_from_payload
+from ledger.features import operation_type
+from ledger.holds import Hold
+from ledger.idempotency import KeyCheck, Replay, check_key, record, request_hash
+from ledger.journal import JournalLine
+from ledger.owners import Membership, User, Workspace
+from ledger.pricing import Price
+from ledger.verify import Mismatch, verify
+
+T = TypeVar("T")
+
+DEFAULT_HOLD_TTL = timedelta(minutes=15)
+MAX_HOLD_TTL = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a mutating call did; ``replayed`` is True when answered from its idempotency key."""
+
+    replayed: bool
+
+
+@dataclass(frozen=True)
+class HoldOutcome(Outcome):
+    hold: Hold
+
+
+@dataclass(frozen=True)
+class GrantOutcome(Outcome):
+    grant_id: int
+    account_id: int
+    amount: int
+    kind: str
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True)
+class AdjustmentOutcome(Outcome):
+    account_id: int
+    delta: int
+    grant_id: int | None
+
+
+@dataclass(frozen=True)
+class SweepReport:
+    holds_expired: int
+    grant_credits_expired: int
+    accounts_swept: int
+
+
+def _json_fields(obj: Any, skip: tuple[str, ...] = ()) -> dict[str, Any]:
+    # Shallow on purpose: ``dataclasses.asdict`` deep-copies every value, on the hot path.
+    return {
+        f.name: (v.isoformat() if isinstance(v := getattr(obj, f.name), datetime) else v)
+        for f in fields(obj)
+        if f.name not in skip
+    }
+
+
+def _hold_to_json(outcome: HoldOutcome) -> dict[str, Any]:
+    # The hold row is the record of what happened; the key only needs to point at it.
+    return {"hold_id": outcome.hold.id}
+
+
+def _plain_to_json(outcome: Outcome) -> dict[str, Any]:
+    return _json_fields(outcome, skip=("replayed",))
+
+
+def _grant_from_json(data: Mapping[str, Any]) -> GrantOutcome:
+    expires = data["expires_at"]
+    return GrantOutcome(
+        replayed=True,
+        grant_id=data["grant_id"],
+        account_id=data["account_id"],
+        amount=data["amount"],
+        kind=data["kind"],
+        expires_at=datetime.fromisoformat(expires) if expires else None,
+    )
+
+
+def _adjustment_from_json(data: Mapping[str, Any]) -> AdjustmentOutcome:
+    return AdjustmentOutcome(replayed=True, **data)
+
+
+def _check_reason(reason: object) -> str:
+    if not isinstance(reason, str) or not reason.strip():
+        raise MissingReason("a reason is required (say why, for the audit trail)")
+    if len(reason) > 2000:
+        raise InvalidInput("reason is longer than 2,000 characters")
+    return reason.strip()
+
+
+def _check_id(value: object, what: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise InvalidInput(f"{what} must be a positive integer id, got {value!r:.40}")
+    return value
+
+
+def _check_when(value: datetime | None, what: str) -> datetime | None:
+    if value is not None and (not isinstance(value, datetime) or value.tzinfo is None):
+        raise InvalidInput(f"{what} must be a timezone-aware datetime (UTC), got {value!r:.60}")
+    return value
+
+
+class Ledger:
+    """The credit ledger over one database (SQLite file or PostgreSQL)."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        clock: Clock | None = None,
+        hold_ttl: timedelta = DEFAULT_HOLD_TTL,
+    ) -> None:
+        self.engine = engine
+        self._clock = clock
+        self.hold_ttl = hold_ttl
+
+    @classmethod
+    def open(
+        cls,
+        url: str,
+        *,
+        migrate: bool = True,
+        clock: Clock | None = None,
+        hold_ttl: timedelta = DEFAULT_HOLD_TTL,
+        **engine_options: Any,
+    ) -> Ledger:
+        engine = db.create_engine(url, **engine_options)
+        if migrate:
+            db.migrate(engine)
+        return cls(engine, clock=clock, hold_ttl=hold_ttl)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def now(self) -> datetime:
+        return self._clock() if self._clock else system_clock()
+
+    # --- transactions ----------------------------------------------------------------------
+
+    def _write(self, work: Callable[[Connection, datetime], T]) -> T:
+        with db.write_transaction(self.engine) as conn:
+            return work(conn, self.now())
+
+    def _read(self, work: Callable[[Connection], T]) -> T:
+        with db.read_only_connection(self.engine) as conn:
+            return work(conn)
+
+    def _idempotent(
+        self,
+        scope: str,
+        key: str,
+        params: Mapping[str, Any],
+        work: Callable[[Connection, KeyCheck, datetime], T],
+        encode: Callable[[T], Mapping[str, Any]],
+        decode: Callable[[Mapping[str, Any]], T],
+    ) -> T:
+        """Run ``work`` once per key: replay its stored outcome, or store the new one with it.
+
+        ``work`` must call ``check.raise_if_used`` (from its first query) or ``check.lookup``
+        before it writes anything.
+        """
+        check = KeyCheck(scope, check_key(key), request_hash(scope, params))
+        # Two attempts: on PostgreSQL a concurrent first use of the same key makes one insert
+        # fail on the key's primary key; the retry then finds the winner's outcome.
+        for attempt in (1, 2):
+            try:
+                return self._idempotent_once(check, work, encode, decode)
+            except IntegrityError:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _idempotent_once(
+        self,
+        check: KeyCheck,
+        work: Callable[[Connection, KeyCheck, datetime], T],
+        encode: Callable[[T], Mapping[str, Any]],
+        decode: Callable[[Mapping[str, Any]], T],
+    ) -> T:
+        refusal: LedgerError | None = None
+        try:
+            with db.write_transaction(self.engine) as conn:
+                now = self.now()
+                try:
+                    value = work(conn, check, now)
+                except LedgerError as error:
+                    if not error.stored:
+                        raise
+                    # A refusal that depends on the ledger's state is kept with the key, and
+                    # committed with whatever the call legitimately did first (an expiry).
+                    record(conn, check, {"error": error.to_payload()}, now)
+                    refusal = error
+                else:
+                    record(conn, check, {"ok": encode(value)}, now)
+                    return value
+        except Replay as replay:
+            if "error" in replay.outcome:
+                raise error_from_payload(replay.outcome["error"]) from None
+            return decode(replay.outcome["ok"])
+        assert refusal is not None
+        raise refusal
+
+    def _replayed_hold(self, data: Mapping[str, Any]) -> HoldOutcome:
+        """A replay answers with the hold the first call made, as it stands now."""
+        return HoldOutcome(replayed=True, hold=self.hold(int(data["hold_id"])))
+
+    # --- owners ----------------------------------------------------------------------------
+
+    def create_workspace(self, slug: str, name: str = "") -> Workspace:
+        return self._write(lambda conn, now: owners.create_workspace(conn, slug, name, now))
+
+    def create_user(self, username: str, display_name: str = "", email: str | None = None) -> User:
+        return self._write(
+            lambda conn, now: owners.create_user(conn, username, display_name, now, email)
+        )
+
+    def add_member(
+        self, workspace_id: int, user_id: int, role: str, monthly_cap: int | None = None
+    ) -> Membership:
+        return self._write(
+            lambda conn, now: owners.add_member(conn, workspace_id, user_id, role, now, monthly_cap)
+        )
+
+    def set_monthly_cap(self, workspace_id: int, user_id: int, cap: int | None) -> None:
+        self._write(lambda conn, _now: owners.set_monthly_cap(conn, workspace_id, user_id, cap))
+
+    def workspace(self, slug: str) -> Workspace:
+        return self._read(lambda conn: owners.workspace_by_slug(conn, slug))
+
+    def workspace_by_id(self, workspace_id: int) -> Workspace:
+        return self._read(lambda conn: owners.workspace_by_id(conn, workspace_id))
+
+    def user(self, username: str) -> User:
+        return self._read(lambda conn: owners.user_by_name(conn, username))
+
+    def membership(self, workspace_id: int, user_id: int) -> Membership | None:
+        return self._read(lambda conn: owners.membership(conn, workspace_id, user_id))
+
+    # --- prices ----------------------------------------------------------------------------
+
+    def sync_prices(self, catalogue: Path | Sequence[Price]) -> list[str]:
+        """Load the price catalogue (a path, or parsed prices) into versioned price rows."""
+        prices = pricing.load_catalogue(catalogue) if isinstance(catalogue, Path) else catalogue
+        return self._write(lambda conn, now: pricing.sync_catalogue(conn, prices, now))
+
+    def price(self, model: str) -> Price:
+        return self._read(lambda conn: pricing.current_price(conn, model))
+
+    def priced_models(self) -> list[Price]:
+        return self._read(pricing.priced_models)
+
+    # --- money in --------------------------------------------------------------------------
+
+    def grant(
+        self,
+        account_id: int,
+        amount: int,
+        *,
+        kind: str,
+        key: str,
+        expires_at: datetime | None = None,
+        priority: int | None = None,
+        actor_user_id: int | None = None,
+        reason: str | None = None,
+    ) -> GrantOutcome:
+        """Credits in. ``kind``: paid, plan, promo or adjustment; spent by priority, then expiry."""
+        _check_id(account_id, "account id")
+        check_amount(amount)
+        grants.check_kind(kind)
+        _check_when(expires_at, "expires_at")
+        if priority is not None and (not isinstance(priority, int) or isinstance(priority, bool)):
+            raise InvalidInput(f"priority must be an integer, got {priority!r:.40}")
+        params = {
+            "account_id": account_id,
+            "amount": amount,
+            "kind": kind,
+            "expires_at": expires_at.isoformat() if expires_at else None,
+            "priority": priority,
+            "actor_user_id": actor_user_id,
+            "reason": reason,
+        }
+
+        def work(conn: Connection, check: KeyCheck, now: datetime) -> GrantOutcome:
+            check.lookup(conn)
+            if expires_at is not None and expires_at <= now:
+                raise InvalidInput(f"expires_at {expires_at.isoformat()} is already in the past")
+            accounts.lock(conn, account_id)
+            grant_id = grants.create(
+                conn,
+                account_id,
+                amount,
+                kind,
+                now,
+                expires_at=expires_at,
+                priority=priority,
+                actor_user_id=actor_user_id,
+                reason=reason,
+            )
+            return GrantOutcome(False, grant_id, account_id, amount, kind, expires_at)
+
+        return self._idempotent("grant", key, params, work, _plain_to_json, _grant_from_json)
+
+    def adjust(
+        self, account_id: int, delta: int, *, actor_user_id: int, reason: str, key: str
+    ) -> AdjustmentOutcome:
+        """An admin's correction: credits in (as an ``adjustment`` grant) or out, with a reason."""
+        _check_id(account_id, "account id")
+        _check_id(actor_user_id, "acting user id")
+        if not isinstance(delta, int) or isinstance(delta, bool) or delta == 0:
+            raise InvalidInput(f"adjustment must be a non-zero whole number, got {delta!r:.40}")
+        check_amount(abs(delta), "adjustment")
+        reason = _check_reason(reason)
+        params = {
+            "account_id": account_id,
+            "delta": delta,
+            "actor": actor_user_id,
+            "reason": reason,
+        }
+
+        def work(conn: Connection, check: KeyCheck, now: datetime) -> AdjustmentOutcome:
+            check.lookup(conn)
+            grant_id = adjustments.adjust(conn, account_id, delta, actor_user_id, reason, now)
+            return AdjustmentOutcome(False, account_id, delta, grant_id)
+
+        return self._idempotent("adjust", key, params, work, _plain_to_json, _adjustment_from_json)
+
+    # --- two-phase spend -------------------------------------------------------------------
+
+    def reserve(
+        self,
+        account_id: int,
+        *,
+        user_id: int,
+        feature_key: str,
+        model: str,
+        amount: int,
+        key: str,
+        ttl: timedelta | None = None,
+    ) -> HoldOutcome:
+        """Put a hold on ``amount`` credits for one call. Commit before calling any provider."""
+        _check_id(account_id, "account id")
+        _check_id(user_id, "user id")
+        op = operation_type(feature_key)
+        if not isinstance(model, str) or not model.strip() or len(model) > 200:
+            raise InvalidInput(f"model must be a non-empty name, got {model!r:.60}")
+        check_amount(amount)
+        ttl = self.hold_ttl if ttl is None else ttl
+        if not isinstance(ttl, timedelta) or not timedelta(0) < ttl <= MAX_HOLD_TTL:
+            raise InvalidInput(f"hold TTL must be between 0 and {MAX_HOLD_TTL}, got {ttl!r:.40}")
+        params = {
+            "account_id": account_id,
+            "user_id": user_id,
+            "feature_key": feature_key,
+            "model": model,
+            "amount": amount,
+            "ttl": ttl.total_seconds(),
+        }
+
+        def work(conn: Connection, check: KeyCheck, now: datetime) -> HoldOutcome:
+            hold = holds.reserve(
+                conn,
+                check,
+                account_id=account_id,
+                user_id=user_id,
+                feature_key=feature_key,
+                operation_type=op.value,
+                model=model,
+                amount=amount,
+                ttl=ttl,
+                now=now,
+            )
+            return HoldOutcome(False, hold)
+
+        return self._idempotent("reserve", key, params, work, _hold_to_json, self._replayed_hold)
+
+    def capture(self, hold_id: int, amount: int, *, key: str) -> HoldOutcome:
+        """Charge ``amount`` (at most the hold) and release the rest, in one transaction."""
+        _check_id(hold_id, "hold id")
+        check_amount(amount, "capture amount", allow_zero=True)
+        params = {"hold_id": hold_id, "amount": amount}
+        return self._idempotent(
+            "capture",
+            key,
+            params,
+            lambda conn, check, now: HoldOutcome(
+                False, holds.capture(conn, check, hold_id, amount, now)
+            ),
+            _hold_to_json,
+            self._replayed_hold,
+        )
+
+    def release(self, hold_id: int, *, reason: str, key: str) -> HoldOutcome:
+        """Give the whole hold back, saying why (shown to the user as a ledger line)."""
+        _check_id(hold_id, "hold id")
+        reason = _check_reason(reason)
+        params = {"hold_id": hold_id, "reason": reason}
+        return self._idempotent(
+            "release",
+            key,
+            params,
+            lambda conn, check, now: HoldOutcome(
+                False, holds.release(conn, check, hold_id, reason, now)
+            ),
+            _hold_to_json,
+            self._replayed_hold,
+        )
+
+    def sweep(self, limit: int = 1000) -> SweepReport:
+        """Expire pending holds past their TTL and due grants, by the database's clock.
+
+        Safe to run in several processes at once: each hold ends at most once.
+        """
+        with db.read_only_connection(self.engine) as conn:
+            now = self._clock() if self._clock else database_now(conn)
+            due = holds.expired_pending(conn, now, limit)
+            grant_accounts = accounts.due_for_grant_expiry(conn, now)
+        by_account: dict[int, list[int]] = defaultdict(list)
+        for account_id, hold_id in due:
+            by_account[account_id].append(hold_id)
+        for account_id in grant_accounts:
+            by_account.setdefault(account_id, [])
+        expired_holds = expired_credits = 0
+        for account_id in sorted(by_account):
+            with db.write_transaction(self.engine) as conn:
+                ended, credits = holds.sweep_account(conn, account_id, by_account[account_id], now)
+            expired_holds += ended
+            expired_credits += credits
+        return SweepReport(expired_holds, expired_credits, len(by_account))
+
+    # --- reads -----------------------------------------------------------------------------
+
+    def balance(self, account_id: int) -> Balance:
+        return self._read(lambda conn: accounts.read(conn, account_id))
+
+    def hold(self, hold_id: int) -> Hold:
+        return self._read(lambda conn: holds.read(conn, hold_id))
+
+    def history(self, account_id: int, **filters: Any) -> list[JournalLine]:
+        def work(conn: Connection) -> list[JournalLine]:
+            accounts.read(conn, account_id)
+            return journal.history(conn, account_id, **filters)
+
+        return self._read(work)
+
+    def month_spend(self, account_id: int, user_id: int) -> int:
+        return self._read(lambda conn: holds.month_spend(conn, account_id, user_id, self.now()))
+
+    def verify(self) -> list[Mismatch]:
+        return self._read(verify)

@@ -1,0 +1,117 @@
+"""Recompute every account from the journal and report each place the books disagree.
+
+Checks, per account: Σ balance deltas = cached balance; Σ held deltas = cached held; Σ grant
+remainders = balance; Σ pending hold amounts = held; available ≥ 0. Per hold: its journal lines
+match its status exactly (one hold line; then nothing more while pending, or exactly one way out).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from ledger.schema import accounts, entries, grants, holds
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    account_id: int
+    what: str
+
+    def __str__(self) -> str:
+        return f"account {self.account_id}: {self.what}"
+
+
+def verify(conn: Connection) -> list[Mismatch]:
+    problems: list[Mismatch] = []
+    sums = {
+        row.account_id: (int(row.balance), int(row.held))
+        for row in conn.execute(
+            sa.select(
+                entries.c.account_id,
+                sa.func.sum(entries.c.balance_delta).label("balance"),
+                sa.func.sum(entries.c.held_delta).label("held"),
+            ).group_by(entries.c.account_id)
+        )
+    }
+    grant_sums = {
+        row.account_id: int(row.remaining)
+        for row in conn.execute(
+            sa.select(
+                grants.c.account_id, sa.func.sum(grants.c.remaining).label("remaining")
+            ).group_by(grants.c.account_id)
+        )
+    }
+    pending = {
+        row.account_id: int(row.amount)
+        for row in conn.execute(
+            sa.select(holds.c.account_id, sa.func.sum(holds.c.amount).label("amount"))
+            .where(holds.c.status == "pending")
+            .group_by(holds.c.account_id)
+        )
+    }
+    for account in conn.execute(sa.select(accounts).order_by(accounts.c.id)):
+        journal_balance, journal_held = sums.get(account.id, (0, 0))
+        checks = [
+            ("journal balance", journal_balance, account.balance),
+            ("journal held", journal_held, account.held),
+            ("grant remainders", grant_sums.get(account.id, 0), account.balance),
+            ("pending holds", pending.get(account.id, 0), account.held),
+        ]
+        for name, computed, cached in checks:
+            if computed != cached:
+                problems.append(
+                    Mismatch(
+                        account.id, f"{name} sum to {computed:,} but the account says {cached:,}"
+                    )
+                )
+        if account.balance - account.held < 0:
+            problems.append(
+                Mismatch(account.id, f"available is {account.balance - account.held:,}")
+            )
+    problems += _verify_holds(conn)
+    return problems
+
+
+def _verify_holds(conn: Connection) -> list[Mismatch]:
+    lines: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    counts: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    query = sa.select(
+        entries.c.hold_id, entries.c.kind, entries.c.balance_delta, entries.c.held_delta
+    ).where(entries.c.hold_id.is_not(None))
+    for row in conn.execute(query):
+        lines[row.hold_id][row.kind] += row.held_delta
+        counts[row.hold_id][row.kind] += 1
+        if row.kind == "capture":
+            lines[row.hold_id]["charged"] -= row.balance_delta
+    problems: list[Mismatch] = []
+    for hold in conn.execute(sa.select(holds).order_by(holds.c.id)):
+        got = lines.get(hold.id, {})
+        n = counts.get(hold.id, {})
+        expected: dict[str, int] = {"hold": hold.amount}
+        if hold.status == "captured":
+            captured = hold.captured or 0
+            if captured:
+                expected["capture"] = -captured
+                expected["charged"] = captured
+            if hold.amount > captured:
+                expected["release"] = -(hold.amount - captured)
+        elif hold.status == "released":
+            expected["release"] = -hold.amount
+        elif hold.status == "expired":
+            expected["expire"] = -hold.amount
+        actual = {kind: amount for kind, amount in got.items() if amount or n.get(kind)}
+        one_each = all(
+            n.get(kind, 0) == 1 for kind in ("hold", "release", "expire") if kind in expected
+        )
+        if actual != expected or not one_each:
+            problems.append(
+                Mismatch(
+                    hold.account_id,
+                    f"hold {hold.id} is {hold.status} but its journal lines are {dict(actual)}",
+                )
+            )
+    return problems

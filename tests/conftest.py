@@ -1,0 +1,147 @@
+"""Shared fixtures: a real SQLite file per test, a fresh PostgreSQL database per test when
+``WORKBENCH_TEST_POSTGRES_URL`` is set, a movable clock, and a seeded workspace."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from ledger.service import Ledger
+
+ROOT = Path(__file__).resolve().parent.parent
+PRICES = ROOT / "data" / "prices.toml"
+POSTGRES_URL = os.environ.get("WORKBENCH_TEST_POSTGRES_URL", "")
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if POSTGRES_URL:
+        return
+    skip = pytest.mark.skip(reason="PostgreSQL tests need WORKBENCH_TEST_POSTGRES_URL")
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if not POSTGRES_URL:
+        terminalreporter.write_line(
+            "NOTE: PostgreSQL tests were SKIPPED: set WORKBENCH_TEST_POSTGRES_URL "
+            "(e.g. postgresql://postgres@127.0.0.1:5432/test) to run them.",
+            yellow=True,
+            bold=True,
+        )
+
+
+class FakeClock:
+    """A clock tests move by hand; aware UTC like the ledger's own."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.now = start or datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+def new_postgres_database() -> str:
+    """Create an empty database on the test server; returns its URL."""
+    base = sa.make_url(POSTGRES_URL).set(drivername="postgresql+psycopg")
+    name = f"wbtest_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    admin.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
+def drop_postgres_database(url: str) -> None:
+    base = sa.make_url(POSTGRES_URL).set(drivername="postgresql+psycopg")
+    name = sa.make_url(url).database
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.dispose()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'ledger.db'}"
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    if not POSTGRES_URL:
+        pytest.skip("PostgreSQL tests need WORKBENCH_TEST_POSTGRES_URL")
+    url = new_postgres_database()
+    yield url
+    drop_postgres_database(url)
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest) -> str:
+    """The URL of an empty database, once per backend."""
+    name = "sqlite_url" if request.param == "sqlite" else "postgres_url"
+    return str(request.getfixturevalue(name))
+
+
+@pytest.fixture
+def ledger(db_url: str, clock: FakeClock) -> Iterator[Ledger]:
+    """A migrated ledger with the shipped price catalogue, on the injected clock."""
+    book = Ledger.open(db_url, clock=clock, pool_size=8)
+    book.sync_prices(PRICES)
+    yield book
+    book.close()
+
+
+@dataclass(frozen=True)
+class Seed:
+    workspace_id: int
+    account_id: int
+    admin_id: int
+    member_id: int
+
+
+def seed(book: Ledger, credits: int = 0, slug: str = "acme") -> Seed:
+    workspace = book.create_workspace(slug, slug.title())
+    admin = book.create_user(f"{slug}-admin")
+    member = book.create_user(f"{slug}-member")
+    book.add_member(workspace.id, admin.id, "admin")
+    book.add_member(workspace.id, member.id, "member")
+    if credits:
+        book.grant(workspace.account_id, credits, kind="paid", key=f"seed-{slug}")
+    return Seed(workspace.id, workspace.account_id, admin.id, member.id)
+
+
+@pytest.fixture
+def seeded(ledger: Ledger) -> Seed:
+    """Workspace ``acme`` with an admin, a member and 1,000 paid credits."""
+    return seed(ledger, 1000)
+
+
+def reserve(book: Ledger, s: Seed, amount: int, key: str, user_id: int | None = None) -> int:
+    """Reserve on the seeded account for a text chat with the demo model; returns the hold id."""
+    outcome = book.reserve(
+        s.account_id,
+        user_id=user_id or s.member_id,
+        feature_key="ai_text_chat",
+        model="demo/chat",
+        amount=amount,
+        key=key,
+    )
+    return outcome.hold.id

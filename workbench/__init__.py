@@ -1,0 +1,1 @@
+"""The workbench app: configuration, and (in later issues) auth, the provider gateway and pages."""
