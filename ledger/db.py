@@ -93,10 +93,9 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
 @contextmanager
 def read_only_connection(engine: Engine) -> Iterator[Connection]:
     """A read transaction that never takes SQLite's write lock."""
-    with engine.connect() as plain:
-        with plain.begin():
-            _begin_sqlite(plain, "DEFERRED")
-            yield plain
+    with engine.connect() as plain, plain.begin():
+        _begin_sqlite(plain, "DEFERRED")
+        yield plain
 
 
 def alembic_config(engine: Engine | None = None) -> Config:
@@ -113,6 +112,11 @@ def alembic_config(engine: Engine | None = None) -> Config:
 def migrate(engine: Engine, revision: str = "head") -> None:
     """Bring the schema to ``revision``: an existing database is upgraded, never recreated."""
     command.upgrade(alembic_config(engine), revision)
+
+
+def migrate_down(engine: Engine, revision: str) -> None:
+    """Undo migrations down to ``revision`` (``"base"`` empties the schema): for tests and rollback."""
+    command.downgrade(alembic_config(engine), revision)
 
 
 def current_revision(engine: Engine) -> str | None:

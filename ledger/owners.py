@@ -146,6 +146,16 @@ def workspace_by_id(conn: Connection, workspace_id: int) -> Workspace:
     return Workspace(row.id, row.slug, row.name, row.account_id)
 
 
+def all_workspaces(conn: Connection) -> list[Workspace]:
+    query = (
+        sa.select(workspaces, accounts.c.id.label("account_id"))
+        .join(accounts, accounts.c.workspace_id == workspaces.c.id)
+        .where(accounts.c.name == "main")
+        .order_by(workspaces.c.slug)
+    )
+    return [Workspace(row.id, row.slug, row.name, row.account_id) for row in conn.execute(query)]
+
+
 def workspace_by_slug(conn: Connection, slug: str) -> Workspace:
     row = conn.execute(sa.select(workspaces.c.id).where(workspaces.c.slug == slug)).first()
     if row is None:

@@ -254,6 +254,9 @@ class Ledger:
     def workspace(self, slug: str) -> Workspace:
         return self._read(lambda conn: owners.workspace_by_slug(conn, slug))
 
+    def workspaces(self) -> list[Workspace]:
+        return self._read(owners.all_workspaces)
+
     def workspace_by_id(self, workspace_id: int) -> Workspace:
         return self._read(lambda conn: owners.workspace_by_id(conn, workspace_id))
 

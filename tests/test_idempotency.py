@@ -1,0 +1,88 @@
+"""The same key and request returns the original outcome; the same key with another is refused."""
+
+from __future__ import annotations
+
+import pytest
+
+from ledger import errors
+from ledger.service import Ledger
+from tests.conftest import Seed, reserve
+from tests.journal_state import money_state
+
+
+def reserve_call(book: Ledger, s: Seed, amount: int, key: str) -> int:
+    return reserve(book, s, amount, key)
+
+
+def test_replayed_reserve_returns_the_same_hold(ledger: Ledger, seeded: Seed) -> None:
+    first = ledger.reserve(
+        seeded.account_id,
+        user_id=seeded.member_id,
+        feature_key="ai_text_chat",
+        model="demo/chat",
+        amount=40,
+        key="chat-turn-1",
+    )
+    before = money_state(ledger)
+    again = ledger.reserve(
+        seeded.account_id,
+        user_id=seeded.member_id,
+        feature_key="ai_text_chat",
+        model="demo/chat",
+        amount=40,
+        key="chat-turn-1",
+    )
+    assert (first.replayed, again.replayed) == (False, True)
+    assert again.hold.id == first.hold.id
+    assert money_state(ledger) == before
+    assert ledger.balance(seeded.account_id).held == 40
+
+
+def test_same_key_different_request_is_a_conflict(ledger: Ledger, seeded: Seed) -> None:
+    reserve(ledger, seeded, 40, "k")
+    before = money_state(ledger)
+    with pytest.raises(errors.IdempotencyConflict) as caught:
+        reserve(ledger, seeded, 41, "k")
+    assert caught.value.fields == {"scope": "reserve", "key": "k"}
+    assert money_state(ledger) == before
+
+
+def test_stored_refusal_is_replayed_even_after_credits_arrive(ledger: Ledger, seeded: Seed) -> None:
+    with pytest.raises(errors.InsufficientCredits):
+        reserve(ledger, seeded, 5000, "big")
+    ledger.grant(seeded.account_id, 10_000, kind="paid", key="top-up")
+    with pytest.raises(errors.InsufficientCredits) as caught:
+        reserve(ledger, seeded, 5000, "big")
+    assert caught.value.fields["available"] == 1000  # the original refusal, as it was
+    assert reserve(ledger, seeded, 5000, "big-retry") > 0
+
+
+def test_capture_and_release_replays(ledger: Ledger, seeded: Seed) -> None:
+    hold_id = reserve(ledger, seeded, 100, "r1")
+    first = ledger.capture(hold_id, 70, key="cap-1")
+    again = ledger.capture(hold_id, 70, key="cap-1")
+    assert again.replayed and again.hold.captured == 70 and again.hold.id == first.hold.id
+    with pytest.raises(errors.IdempotencyConflict):
+        ledger.capture(hold_id, 71, key="cap-1")
+    other = reserve(ledger, seeded, 100, "r2")
+    ledger.release(other, reason="user stopped", key="rel-1")
+    assert ledger.release(other, reason="user stopped", key="rel-1").replayed
+    with pytest.raises(errors.IdempotencyConflict):
+        ledger.release(other, reason="another reason", key="rel-1")
+    assert ledger.balance(seeded.account_id).balance == 930
+    assert ledger.verify() == []
+
+
+def test_grant_replay_grants_once(ledger: Ledger, seeded: Seed) -> None:
+    first = ledger.grant(seeded.account_id, 500, kind="paid", key="stripe:cs_123")
+    again = ledger.grant(seeded.account_id, 500, kind="paid", key="stripe:cs_123")
+    assert again.replayed and again.grant_id == first.grant_id
+    assert ledger.balance(seeded.account_id).balance == 1500
+    with pytest.raises(errors.IdempotencyConflict):
+        ledger.grant(seeded.account_id, 501, kind="paid", key="stripe:cs_123")
+
+
+def test_keys_are_scoped_by_operation(ledger: Ledger, seeded: Seed) -> None:
+    """One user action may use the same key for its reserve and its capture."""
+    hold_id = reserve(ledger, seeded, 100, "turn-7")
+    assert not ledger.capture(hold_id, 10, key="turn-7").replayed

@@ -1,0 +1,113 @@
+"""The command-line tool: every subcommand has --help, bad arguments get one clear line."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from tests.conftest import ROOT
+
+SUBCOMMANDS = ["migrate", "seed", "grant", "balance", "history", "sweep", "verify", "status"]
+
+
+def ledgerctl(db_file: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "WORKBENCH_DATABASE_URL": f"sqlite:///{db_file}"}
+    return subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "ledgerctl.py"), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.fixture
+def db_file(tmp_path: Path) -> Path:
+    return tmp_path / "cli.db"
+
+
+def test_every_subcommand_has_help(db_file: Path) -> None:
+    top = ledgerctl(db_file, "--help")
+    assert top.returncode == 0
+    for name in SUBCOMMANDS:
+        assert name in top.stdout
+        result = ledgerctl(db_file, name, "--help")
+        assert result.returncode == 0, result.stderr
+        assert f"usage: ledgerctl {name}" in result.stdout
+    assert not db_file.exists(), "--help must not create a database"
+
+
+def test_seed_grant_balance_history_verify(db_file: Path) -> None:
+    assert "seeded workspace 'demo'" in ledgerctl(db_file, "seed", "--if-empty").stdout
+    assert "nothing to do" in ledgerctl(db_file, "seed", "--if-empty").stdout
+    granted = ledgerctl(db_file, "grant", "demo", "1,500", "--kind", "paid", "--key", "g-1")
+    assert granted.returncode == 0, granted.stderr
+    assert "51,500 available" in granted.stdout
+    replay = ledgerctl(db_file, "grant", "demo", "1500", "--kind", "paid", "--key", "g-1")
+    assert "already done earlier" in replay.stdout and "51,500 available" in replay.stdout
+    history = ledgerctl(db_file, "history", "demo", "--kind", "grant")
+    assert len(history.stdout.strip().splitlines()) == 2
+    assert ledgerctl(db_file, "sweep").returncode == 0
+    verify = ledgerctl(db_file, "verify")
+    assert (verify.returncode, verify.stdout.strip()) == (0, "verify: the books balance")
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["grant", "demo", "-5"], "must be greater than zero"),
+        (["grant", "demo", "ten"], "is not a whole number"),
+        (["grant", "nowhere", "5"], "no workspace named 'nowhere'"),
+        (["grant", "demo", "5", "--kind", "gift"], "invalid choice: 'gift'"),
+        (["balance"], "the following arguments are required: workspace"),
+        (["frobnicate"], "invalid choice: 'frobnicate'"),
+        (["grant", "demo", "5", "--key", "bad key"], "idempotency key must be"),
+    ],
+)
+def test_bad_arguments_get_one_clear_line(db_file: Path, args: list[str], words: str) -> None:
+    ledgerctl(db_file, "seed")
+    before = ledgerctl(db_file, "history", "demo").stdout
+    result = ledgerctl(db_file, *args)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and words in lines[0], result.stderr
+    assert "Traceback" not in result.stderr
+    assert ledgerctl(db_file, "history", "demo").stdout == before
+
+
+def test_verify_exits_1_on_a_mismatch(db_file: Path) -> None:
+    ledgerctl(db_file, "seed")
+    engine = sa.create_engine(f"sqlite:///{db_file}")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE accounts SET balance = balance + 1")
+    engine.dispose()
+    result = ledgerctl(db_file, "verify")
+    assert result.returncode == 1
+    assert "MISMATCH account 1: journal balance sum to 50,000 but the account says 50,001" in (
+        result.stdout
+    )
+
+
+def test_unreachable_database_is_one_line(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "ledgerctl.py"),
+            "--database-url",
+            "postgresql://nobody@127.0.0.1:1/none",
+            "status",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Connection refused" in result.stderr or "connection" in result.stderr.lower()
