@@ -115,7 +115,7 @@ def migrate(engine: Engine, revision: str = "head") -> None:
 
 
 def migrate_down(engine: Engine, revision: str) -> None:
-    """Undo migrations down to ``revision`` (``"base"`` empties the schema): for tests and rollback."""
+    """Undo migrations down to ``revision`` (``"base"`` empties the schema)."""
     command.downgrade(alembic_config(engine), revision)
 
 

@@ -1,4 +1,4 @@
-"""A hold ends exactly once: captured (rest released), released, or expired; each misuse is typed."""
+"""A hold ends exactly once: captured (the rest released), released or expired."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Migrations: the same files on both backends; an existing database is upgraded, never recreated."""
+"""Migrations: the same files on both backends; an existing database is upgraded in place."""
 
 from __future__ import annotations
 
