@@ -64,6 +64,7 @@ def upgrade() -> None:
         sa.Column("outcome", sa.Text(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("scope", "key", name=op.f("pk_idempotency_keys")),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "price_versions",
@@ -191,9 +192,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_grants")),
     )
     with op.batch_alter_table("grants", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_grants_account_id_remaining"), ["account_id", "remaining"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_grants_account_id"), ["account_id"], unique=False)
 
     op.create_table(
         "holds",
@@ -237,7 +236,11 @@ def upgrade() -> None:
             unique=False,
         )
         batch_op.create_index(
-            batch_op.f("ix_holds_status_expires_at"), ["status", "expires_at"], unique=False
+            "ix_holds_pending_expires_at",
+            ["expires_at"],
+            unique=False,
+            sqlite_where=sa.text("status = 'pending'"),
+            postgresql_where=sa.text("status = 'pending'"),
         )
 
     op.create_table(
@@ -275,7 +278,6 @@ def upgrade() -> None:
             ["account_id", "created_at"],
             unique=False,
         )
-        batch_op.create_index(batch_op.f("ix_entries_grant_id"), ["grant_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_entries_hold_id"), ["hold_id"], unique=False)
 
     if op.get_bind().dialect.name == "sqlite":
@@ -290,17 +292,16 @@ def downgrade() -> None:
 
     with op.batch_alter_table("entries", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_entries_hold_id"))
-        batch_op.drop_index(batch_op.f("ix_entries_grant_id"))
         batch_op.drop_index(batch_op.f("ix_entries_account_id_created_at"))
 
     op.drop_table("entries")
     with op.batch_alter_table("holds", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_holds_status_expires_at"))
+        batch_op.drop_index("ix_holds_pending_expires_at")
         batch_op.drop_index(batch_op.f("ix_holds_account_id_user_id_created_at"))
 
     op.drop_table("holds")
     with op.batch_alter_table("grants", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_grants_account_id_remaining"))
+        batch_op.drop_index(batch_op.f("ix_grants_account_id"))
 
     op.drop_table("grants")
     with op.batch_alter_table("memberships", schema=None) as batch_op:
