@@ -13,7 +13,7 @@ and never deadlock.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -98,25 +98,41 @@ def read_only_connection(engine: Engine) -> Iterator[Connection]:
         yield plain
 
 
-def alembic_config(engine: Engine | None = None) -> Config:
+# Any fixed number: PostgreSQL's advisory lock that serialises processes migrating at once.
+_MIGRATION_LOCK = 0x5745_4C44  # "WELD": workbench ledger
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    if engine is not None:
-        config.set_main_option(
-            "sqlalchemy.url", engine.url.render_as_string(hide_password=False).replace("%", "%%")
-        )
-        config.attributes["engine"] = engine
+    if connection is not None:
+        config.attributes["connection"] = connection
     return config
 
 
 def migrate(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema to ``revision``: an existing database is upgraded, never recreated."""
-    command.upgrade(alembic_config(engine), revision)
+    """Bring the schema to ``revision``: an existing database is upgraded, never recreated.
+
+    All pending migrations run in one write transaction (SQLite and PostgreSQL both have
+    transactional DDL), so a crash half-way leaves the database as it was. Processes starting at
+    once take turns: BEGIN IMMEDIATE on SQLite, an advisory lock on PostgreSQL; the later ones find
+    the schema at head and do nothing.
+    """
+    _run_migrations(engine, lambda config: command.upgrade(config, revision))
 
 
 def migrate_down(engine: Engine, revision: str) -> None:
     """Undo migrations down to ``revision`` (``"base"`` empties the schema)."""
-    command.downgrade(alembic_config(engine), revision)
+    _run_migrations(engine, lambda config: command.downgrade(config, revision))
+
+
+def _run_migrations(engine: Engine, run: Callable[[Config], None]) -> None:
+    with write_transaction(engine) as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(
+                sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK}
+            )
+        run(alembic_config(connection))
 
 
 def current_revision(engine: Engine) -> str | None:

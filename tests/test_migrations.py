@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import multiprocessing
+
+import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -44,5 +47,41 @@ def test_downgrade_to_base_and_back(db_url: str) -> None:
     db.migrate_down(engine, "base")
     assert "entries" not in sa.inspect(engine).get_table_names()
     db.migrate(engine)
+    assert db.current_revision(engine) == head()
+    engine.dispose()
+
+
+def test_a_crash_half_way_through_migrating_leaves_nothing_behind(db_url: str) -> None:
+    engine = db.create_engine(db_url)
+    created: list[str] = []
+
+    def crash_on_fifth_table(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if statement.lstrip().upper().startswith("CREATE TABLE"):
+            created.append(statement)
+            if len(created) == 5:
+                raise RuntimeError("simulated crash in the middle of a migration")
+
+    sa.event.listen(engine, "before_cursor_execute", crash_on_fifth_table)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        db.migrate(engine)
+    sa.event.remove(engine, "before_cursor_execute", crash_on_fifth_table)
+    assert sa.inspect(engine).get_table_names() == []
+    db.migrate(engine)
+    assert db.current_revision(engine) == head()
+    engine.dispose()
+
+
+def _open_and_close(url: str) -> str:
+    Ledger.open(url).close()
+    return "ok"
+
+
+def test_processes_starting_together_migrate_once(db_url: str) -> None:
+    """Replicas starting at the same moment on a fresh database must not trip over each other."""
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(4) as pool:
+        results = pool.map(_open_and_close, [db_url] * 4)
+    assert results == ["ok"] * 4
+    engine = db.create_engine(db_url)
     assert db.current_revision(engine) == head()
     engine.dispose()

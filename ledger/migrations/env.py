@@ -1,25 +1,21 @@
-"""Alembic environment: runs against the engine handed over by ``ledger.db.migrate``."""
+"""Alembic environment: runs on the connection ``ledger.db.migrate`` hands over, inside its
+write transaction (so all pending migrations commit together or not at all)."""
 
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import create_engine
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection
 
 from ledger.schema import metadata
 
-config = context.config
-engine: Engine | None = config.attributes.get("engine")
-if engine is None:
-    engine = create_engine(config.get_main_option("sqlalchemy.url") or "")
+connection: Connection | None = context.config.attributes.get("connection")
+if connection is None:
+    raise RuntimeError("run migrations through ledger.db.migrate (or `ledgerctl migrate`)")
 
-with engine.connect() as connection:
-    context.configure(
-        connection=connection,
-        target_metadata=metadata,
-        render_as_batch=connection.dialect.name == "sqlite",
-        transaction_per_migration=True,
-    )
-    with context.begin_transaction():
-        context.run_migrations()
-    connection.commit()
+context.configure(
+    connection=connection,
+    target_metadata=metadata,
+    render_as_batch=connection.dialect.name == "sqlite",
+)
+with context.begin_transaction():
+    context.run_migrations()
