@@ -13,8 +13,10 @@ and never deadlock.
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +73,12 @@ def _sqlite_engine(
         # that are per connection.
         dbapi_connection.isolation_level = None
         dbapi_connection.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
+        # A write's cost is mostly the pages it appends to the WAL; ledger rows are small, so
+        # 1 KiB pages write a quarter of the bytes. Takes effect only when the file is created.
+        dbapi_connection.execute("PRAGMA page_size = 1024")
         dbapi_connection.execute("PRAGMA journal_mode = WAL")
+        # Checkpoint every 4,000 pages: the same 4 MiB of WAL as SQLite's default with 4 KiB pages.
+        dbapi_connection.execute("PRAGMA wal_autocheckpoint = 4000")
         dbapi_connection.execute(f"PRAGMA synchronous = {synchronous.upper()}")
         dbapi_connection.execute("PRAGMA foreign_keys = ON")
 
@@ -82,10 +89,28 @@ def is_sqlite(connection: Connection | Engine) -> bool:
     return connection.dialect.name == "sqlite"
 
 
+# SQLite lets one writer in at a time. Threads of one process queue on this lock, which hands over
+# at once, rather than in SQLite's busy handler, which polls with sleeps of up to 100 ms. Writers
+# in other processes still meet at BEGIN IMMEDIATE and its busy timeout.
+_SQLITE_WRITERS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
+_SQLITE_WRITERS_GUARD = threading.Lock()
+
+
+def _writer_lock(engine: Engine) -> threading.Lock | None:
+    if engine.dialect.name != "sqlite":
+        return None
+    lock = _SQLITE_WRITERS.get(engine)
+    if lock is None:
+        with _SQLITE_WRITERS_GUARD:
+            lock = _SQLITE_WRITERS.setdefault(engine, threading.Lock())
+    return lock
+
+
 @contextmanager
 def write_transaction(engine: Engine) -> Iterator[Connection]:
     """A write transaction: BEGIN IMMEDIATE on SQLite, READ COMMITTED on PostgreSQL."""
-    with engine.connect() as connection, connection.begin():
+    lock = _writer_lock(engine)
+    with lock or nullcontext(), engine.connect() as connection, connection.begin():
         _begin_sqlite(connection, "IMMEDIATE")
         yield connection
 

@@ -66,9 +66,11 @@ class Hold:
 
     @classmethod
     def from_row(cls, row: Any) -> Hold:
-        mapping = row._mapping
-        return cls(**{f.name: mapping[f.name] for f in fields(cls)})
+        """From a row that starts with the ``holds`` columns, in table order (a test checks)."""
+        return cls(*row[:_HOLD_FIELDS])
 
+
+_HOLD_FIELDS = len(fields(Hold))
 
 _LATEST_PRICE_ID = (
     sa.select(price_versions.c.id)
@@ -224,24 +226,22 @@ def reserve(
                 used=used,
                 needed=amount,
             )
-    hold = Hold(
-        id=0,
-        account_id=account_id,
-        user_id=user_id,
-        operation_type=operation_type,
-        feature_key=feature_key,
-        model=model,
-        price_version_id=price_version_id,
-        amount=amount,
-        captured=None,
-        status="pending",
-        release_reason=None,
-        created_at=now,
-        expires_at=now + ttl,
-        resolved_at=None,
-    )
-    values = {f.name: getattr(hold, f.name) for f in fields(Hold) if f.name != "id"}
-    hold = replace(hold, id=conn.execute(_INSERT, values).scalar_one())
+    values: dict[str, Any] = {
+        "account_id": account_id,
+        "user_id": user_id,
+        "operation_type": operation_type,
+        "feature_key": feature_key,
+        "model": model,
+        "price_version_id": price_version_id,
+        "amount": amount,
+        "captured": None,
+        "status": "pending",
+        "release_reason": None,
+        "created_at": now,
+        "expires_at": now + ttl,
+        "resolved_at": None,
+    }
+    hold = Hold(id=conn.execute(_INSERT, values).scalar_one(), **values)
     journal.append(
         conn,
         [

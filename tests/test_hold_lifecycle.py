@@ -142,3 +142,13 @@ def test_insufficient_credits_says_how_much(ledger: Ledger, seeded: Seed) -> Non
     assert "300 available, 301 needed" in str(caught.value)
     assert reserve(ledger, seeded, 300, "r3")
     assert ledger.balance(seeded.account_id).available == 0
+
+
+def test_hold_fields_follow_the_table_columns() -> None:
+    """``Hold.from_row`` reads the holds columns by position."""
+    from dataclasses import fields
+
+    from ledger.holds import Hold
+    from ledger.schema import holds
+
+    assert [f.name for f in fields(Hold)] == [c.name for c in holds.columns]
