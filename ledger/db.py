@@ -50,6 +50,21 @@ def create_engine(
     raise ValueError(f"unsupported database URL {url!r}: use sqlite:/// or postgresql://")
 
 
+def sqlite_pragmas(busy_timeout_s: float = 30.0, synchronous: str = "NORMAL") -> list[str]:
+    """The per-connection settings of every SQLite connection the ledger opens."""
+    return [
+        f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}",
+        # A write's cost is mostly the pages it appends to the WAL; ledger rows are small, so
+        # 1 KiB pages write a quarter of the bytes. Takes effect only when the file is created.
+        "PRAGMA page_size = 1024",
+        "PRAGMA journal_mode = WAL",
+        # Checkpoint every 4,000 pages: the 4 MiB of WAL of SQLite's default with 4 KiB pages.
+        "PRAGMA wal_autocheckpoint = 4000",
+        f"PRAGMA synchronous = {synchronous.upper()}",
+        "PRAGMA foreign_keys = ON",
+    ]
+
+
 def _sqlite_engine(
     url: str, pool_size: int, busy_timeout_s: float, synchronous: str, echo: bool
 ) -> Engine:
@@ -67,20 +82,14 @@ def _sqlite_engine(
         echo=echo,
     )
 
+    pragmas = sqlite_pragmas(busy_timeout_s, synchronous)
+
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # Hand transaction control to us (no implicit BEGIN by the driver), then set the pragmas
-        # that are per connection.
+        # Hand transaction control to us (no implicit BEGIN by the driver), then the pragmas.
         dbapi_connection.isolation_level = None
-        dbapi_connection.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
-        # A write's cost is mostly the pages it appends to the WAL; ledger rows are small, so
-        # 1 KiB pages write a quarter of the bytes. Takes effect only when the file is created.
-        dbapi_connection.execute("PRAGMA page_size = 1024")
-        dbapi_connection.execute("PRAGMA journal_mode = WAL")
-        # Checkpoint every 4,000 pages: the same 4 MiB of WAL as SQLite's default with 4 KiB pages.
-        dbapi_connection.execute("PRAGMA wal_autocheckpoint = 4000")
-        dbapi_connection.execute(f"PRAGMA synchronous = {synchronous.upper()}")
-        dbapi_connection.execute("PRAGMA foreign_keys = ON")
+        for pragma in pragmas:
+            dbapi_connection.execute(pragma)
 
     return engine
 
