@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from ledger.service import Ledger
+from ledger.service import HoldOutcome, Ledger
 
 ROOT = Path(__file__).resolve().parent.parent
 PRICES = ROOT / "data" / "prices.toml"
@@ -134,9 +134,11 @@ def seeded(ledger: Ledger) -> Seed:
     return seed(ledger, 1000)
 
 
-def reserve(book: Ledger, s: Seed, amount: int, key: str, user_id: int | None = None) -> int:
-    """Reserve on the seeded account for a text chat with the demo model; returns the hold id."""
-    outcome = book.reserve(
+def reserve_outcome(
+    book: Ledger, s: Seed, amount: int, key: str, user_id: int | None = None
+) -> HoldOutcome:
+    """Reserve on the seeded account for a text chat with the demo model."""
+    return book.reserve(
         s.account_id,
         user_id=user_id or s.member_id,
         feature_key="ai_text_chat",
@@ -144,4 +146,8 @@ def reserve(book: Ledger, s: Seed, amount: int, key: str, user_id: int | None = 
         amount=amount,
         key=key,
     )
-    return outcome.hold.id
+
+
+def reserve(book: Ledger, s: Seed, amount: int, key: str, user_id: int | None = None) -> int:
+    """As ``reserve_outcome``; returns the hold id."""
+    return reserve_outcome(book, s, amount, key, user_id).hold.id

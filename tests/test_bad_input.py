@@ -18,6 +18,20 @@ BAD_AMOUNTS = [0, -1, -(10**6), MAX_AMOUNT + 1, 10**30, 1.5, "10", None, True]
 BAD_KEYS = ["", " ", "has space", "-leading-dash", "x" * 201, "semi;colon", "ünïcode", None, 42]
 
 
+def reserve_with(book: Ledger, s: Seed, **changes: Any) -> Callable[[], Any]:
+    """A reserve of 5 credits for the seeded member, with some arguments changed."""
+    arguments: dict[str, Any] = {
+        "user_id": s.member_id,
+        "feature_key": "ai_text_chat",
+        "model": "demo/chat",
+        "amount": 5,
+        "key": "r-bad",
+    }
+    arguments.update(changes)
+    account_id = arguments.pop("account_id", s.account_id)
+    return lambda: book.reserve(account_id, **arguments)
+
+
 def assert_refused(
     book: Ledger, call: Callable[[], Any], error: type[errors.LedgerError], words: str
 ) -> errors.LedgerError:
@@ -33,14 +47,7 @@ def assert_refused(
 def test_reserve_refuses_bad_amounts(ledger: Ledger, seeded: Seed, amount: Any) -> None:
     assert_refused(
         ledger,
-        lambda: ledger.reserve(
-            seeded.account_id,
-            user_id=seeded.member_id,
-            feature_key="ai_text_chat",
-            model="demo/chat",
-            amount=amount,
-            key="k1",
-        ),
+        reserve_with(ledger, seeded, amount=amount, key="k1"),
         errors.InvalidAmount,
         "amount",
     )
@@ -68,14 +75,7 @@ def test_capture_refuses_bad_amounts(ledger: Ledger, seeded: Seed, amount: Any) 
 def test_malformed_keys_are_refused(ledger: Ledger, seeded: Seed, key: Any) -> None:
     assert_refused(
         ledger,
-        lambda: ledger.reserve(
-            seeded.account_id,
-            user_id=seeded.member_id,
-            feature_key="ai_text_chat",
-            model="demo/chat",
-            amount=5,
-            key=key,
-        ),
+        reserve_with(ledger, seeded, key=key),
         errors.InvalidIdempotencyKey,
         "idempotency key",
     )
@@ -90,14 +90,7 @@ def test_malformed_keys_are_refused(ledger: Ledger, seeded: Seed, key: Any) -> N
 def test_unknown_account_is_refused(ledger: Ledger, seeded: Seed) -> None:
     error = assert_refused(
         ledger,
-        lambda: ledger.reserve(
-            999_999,
-            user_id=seeded.member_id,
-            feature_key="ai_text_chat",
-            model="demo/chat",
-            amount=5,
-            key="r-unknown",
-        ),
+        reserve_with(ledger, seeded, account_id=999_999, key="r-unknown"),
         errors.UnknownAccount,
         "no account",
     )
@@ -114,14 +107,7 @@ def test_unknown_account_is_refused(ledger: Ledger, seeded: Seed) -> None:
 def test_unknown_feature_is_refused(ledger: Ledger, seeded: Seed, feature: Any) -> None:
     assert_refused(
         ledger,
-        lambda: ledger.reserve(
-            seeded.account_id,
-            user_id=seeded.member_id,
-            feature_key=feature,
-            model="demo/chat",
-            amount=5,
-            key="r-feature",
-        ),
+        reserve_with(ledger, seeded, feature_key=feature, key="r-feature"),
         errors.UnknownFeature,
         "unknown feature",
     )
@@ -141,14 +127,7 @@ def test_unknown_and_unpriced_models_are_refused(
 ) -> None:
     assert_refused(
         ledger,
-        lambda: ledger.reserve(
-            seeded.account_id,
-            user_id=seeded.member_id,
-            feature_key="ai_text_chat",
-            model=model,
-            amount=5,
-            key="r-model",
-        ),
+        reserve_with(ledger, seeded, model=model, key="r-model"),
         error,
         words,
     )
@@ -170,14 +149,7 @@ def test_non_member_cannot_reserve(ledger: Ledger, seeded: Seed) -> None:
     outsider = ledger.create_user("outsider")
     assert_refused(
         ledger,
-        lambda: ledger.reserve(
-            seeded.account_id,
-            user_id=outsider.id,
-            feature_key="ai_text_chat",
-            model="demo/chat",
-            amount=5,
-            key="r-outsider",
-        ),
+        reserve_with(ledger, seeded, user_id=outsider.id, key="r-outsider"),
         errors.NotAMember,
         "not a member",
     )

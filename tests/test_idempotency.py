@@ -6,32 +6,14 @@ import pytest
 
 from ledger import errors
 from ledger.service import Ledger
-from tests.conftest import Seed, reserve
+from tests.conftest import Seed, reserve, reserve_outcome
 from tests.journal_state import money_state
 
 
-def reserve_call(book: Ledger, s: Seed, amount: int, key: str) -> int:
-    return reserve(book, s, amount, key)
-
-
 def test_replayed_reserve_returns_the_same_hold(ledger: Ledger, seeded: Seed) -> None:
-    first = ledger.reserve(
-        seeded.account_id,
-        user_id=seeded.member_id,
-        feature_key="ai_text_chat",
-        model="demo/chat",
-        amount=40,
-        key="chat-turn-1",
-    )
+    first = reserve_outcome(ledger, seeded, 40, "chat-turn-1")
     before = money_state(ledger)
-    again = ledger.reserve(
-        seeded.account_id,
-        user_id=seeded.member_id,
-        feature_key="ai_text_chat",
-        model="demo/chat",
-        amount=40,
-        key="chat-turn-1",
-    )
+    again = reserve_outcome(ledger, seeded, 40, "chat-turn-1")
     assert (first.replayed, again.replayed) == (False, True)
     assert again.hold.id == first.hold.id
     assert money_state(ledger) == before
