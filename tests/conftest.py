@@ -135,7 +135,12 @@ def seeded(ledger: Ledger) -> Seed:
 
 
 def reserve_outcome(
-    book: Ledger, s: Seed, amount: int, key: str, user_id: int | None = None
+    book: Ledger,
+    s: Seed,
+    amount: int,
+    key: str,
+    user_id: int | None = None,
+    ttl: timedelta | None = None,
 ) -> HoldOutcome:
     """Reserve on the seeded account for a text chat with the demo model."""
     return book.reserve(
@@ -145,9 +150,17 @@ def reserve_outcome(
         model="demo/chat",
         amount=amount,
         key=key,
+        ttl=ttl,
     )
 
 
-def reserve(book: Ledger, s: Seed, amount: int, key: str, user_id: int | None = None) -> int:
+def reserve(
+    book: Ledger,
+    s: Seed,
+    amount: int,
+    key: str,
+    user_id: int | None = None,
+    ttl: timedelta | None = None,
+) -> int:
     """As ``reserve_outcome``; returns the hold id."""
-    return reserve_outcome(book, s, amount, key, user_id).hold.id
+    return reserve_outcome(book, s, amount, key, user_id, ttl).hold.id

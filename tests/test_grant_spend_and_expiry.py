@@ -81,15 +81,7 @@ def test_expiry_spares_credits_backing_a_pending_hold(
         empty.account_id, 100, kind="promo", key="g1", expires_at=clock.now + timedelta(minutes=5)
     ).grant_id
     paid = ledger.grant(empty.account_id, 100, kind="paid", key="g2").grant_id
-    hold_id = ledger.reserve(
-        empty.account_id,
-        user_id=empty.member_id,
-        feature_key="ai_text_chat",
-        model="demo/chat",
-        amount=150,
-        key="r1",
-        ttl=timedelta(hours=1),
-    ).hold.id
+    hold_id = reserve(ledger, empty, 150, "r1", ttl=timedelta(hours=1))
     clock.advance(minutes=10)
     # The hold is backed by the promo's 100 (spent first) and 50 of the paid grant: nothing expires.
     assert ledger.sweep().grant_credits_expired == 0
@@ -108,15 +100,7 @@ def test_released_hold_lets_the_expired_remainder_go(
         empty.account_id, 100, kind="promo", key="g1", expires_at=clock.now + timedelta(minutes=5)
     ).grant_id
     ledger.grant(empty.account_id, 100, kind="paid", key="g2")
-    hold_id = ledger.reserve(
-        empty.account_id,
-        user_id=empty.member_id,
-        feature_key="ai_text_chat",
-        model="demo/chat",
-        amount=80,
-        key="r1",
-        ttl=timedelta(hours=1),
-    ).hold.id
+    hold_id = reserve(ledger, empty, 80, "r1", ttl=timedelta(hours=1))
     clock.advance(minutes=10)
     assert ledger.sweep().grant_credits_expired == 20  # 80 back the hold
     ledger.release(hold_id, reason="provider error before any token", key="rel-1")
