@@ -74,7 +74,7 @@ class SweepReport:
 
 
 def _json_fields(obj: Any, skip: tuple[str, ...] = ()) -> dict[str, Any]:
-    # Shallow on purpose: ``dataclasses.asdict`` deep-copies every value, on the hot path.
+    """A dataclass's fields as JSON-ready values (datetimes as ISO strings)."""
     return {
         f.name: (v.isoformat() if isinstance(v := getattr(obj, f.name), datetime) else v)
         for f in fields(obj)
