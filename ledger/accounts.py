@@ -49,10 +49,6 @@ def lock(conn: Connection, account_id: int) -> Balance:
     return Balance(row.id, row.balance, row.held, row.next_grant_expiry)
 
 
-def account_ids(conn: Connection) -> list[int]:
-    return list(conn.execute(sa.select(accounts.c.id).order_by(accounts.c.id)).scalars())
-
-
 def due_for_grant_expiry(conn: Connection, now: datetime) -> list[int]:
     query = (
         sa.select(accounts.c.id).where(accounts.c.next_grant_expiry <= now).order_by(accounts.c.id)

@@ -26,7 +26,6 @@ from alembic.config import Config
 from sqlalchemy.engine import Connection, Engine
 
 MIGRATIONS = Path(__file__).with_name("migrations")
-_READ_ONLY = "ledger_read_only"
 
 
 def create_engine(
@@ -94,24 +93,21 @@ def _sqlite_engine(
     return engine
 
 
-def is_sqlite(connection: Connection | Engine) -> bool:
-    return connection.dialect.name == "sqlite"
-
-
 # SQLite lets one writer in at a time. Threads of one process queue on this lock, which hands over
 # at once, rather than in SQLite's busy handler, which polls with sleeps of up to 100 ms. Writers
-# in other processes still meet at BEGIN IMMEDIATE and its busy timeout.
-_SQLITE_WRITERS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
+# in other processes still meet at BEGIN IMMEDIATE and its busy timeout. Re-entrant so that a
+# (mistakenly) nested write transaction fails on SQLite's busy timeout instead of hanging here.
+_SQLITE_WRITERS: weakref.WeakKeyDictionary[Engine, threading.RLock] = weakref.WeakKeyDictionary()
 _SQLITE_WRITERS_GUARD = threading.Lock()
 
 
-def _writer_lock(engine: Engine) -> threading.Lock | None:
+def _writer_lock(engine: Engine) -> threading.RLock | None:
     if engine.dialect.name != "sqlite":
         return None
     lock = _SQLITE_WRITERS.get(engine)
     if lock is None:
         with _SQLITE_WRITERS_GUARD:
-            lock = _SQLITE_WRITERS.setdefault(engine, threading.Lock())
+            lock = _SQLITE_WRITERS.setdefault(engine, threading.RLock())
     return lock
 
 

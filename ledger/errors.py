@@ -53,6 +53,12 @@ class MissingReason(InvalidInput):
     code = "missing_reason"
 
 
+class AlreadyExists(InvalidInput):
+    """A workspace slug, username or membership that is taken."""
+
+    code = "already_exists"
+
+
 # --- things that do not exist ------------------------------------------------------------------
 
 

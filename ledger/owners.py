@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ledger.amounts import check_amount
-from ledger.errors import InvalidInput, UnknownUser, UnknownWorkspace
+from ledger.errors import AlreadyExists, InvalidInput, UnknownUser, UnknownWorkspace
 from ledger.schema import ROLES, accounts, memberships, users, workspaces
 
 _SLUG = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
@@ -38,10 +38,6 @@ class Membership:
     user_id: int
     role: str
     monthly_cap: int | None
-
-
-class AlreadyExists(InvalidInput):
-    code = "already_exists"
 
 
 def create_workspace(conn: Connection, slug: str, name: str, now: datetime) -> Workspace:
