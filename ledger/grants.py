@@ -169,7 +169,9 @@ def consume(
         )
     # The grants' remainders sum to the balance (verify checks it), and callers only consume
     # what the balance covers; running short here means the books are already wrong.
-    assert left == 0, f"account {account_id}: grants short by {left} credits"
+    if left:
+        # Not an assert: it must hold under ``python -O`` too; the transaction rolls back.
+        raise RuntimeError(f"account {account_id}: grants are {left} credits short of the balance")
     if takes:
         conn.execute(_TAKE, takes)
     return lines
