@@ -13,8 +13,9 @@ and never deadlock.
 
 from __future__ import annotations
 
+import sqlite3
 import threading
-import weakref
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
@@ -78,6 +79,9 @@ def _sqlite_engine(
         poolclass=sa.pool.QueuePool,
         pool_size=pool_size,
         max_overflow=pool_size,
+        # Every transaction here ends in an explicit COMMIT or ROLLBACK (write_transaction,
+        # read_only_connection), so the pool's extra rollback on check-in is pure overhead.
+        pool_reset_on_return=None,
         echo=echo,
     )
 
@@ -88,26 +92,45 @@ def _sqlite_engine(
         # Hand transaction control to us (no implicit BEGIN by the driver), then the pragmas.
         dbapi_connection.isolation_level = None
         for pragma in pragmas:
-            dbapi_connection.execute(pragma)
+            _execute_when_free(dbapi_connection, pragma, busy_timeout_s)
 
     return engine
+
+
+def _execute_when_free(dbapi_connection: Any, pragma: str, timeout_s: float) -> None:
+    """Run a pragma, waiting out "database is locked".
+
+    Switching a brand-new file to WAL needs an exclusive lock and SQLite reports a conflict at once
+    instead of calling the busy handler, so processes opening a fresh database together would
+    otherwise fail now and then.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            dbapi_connection.execute(pragma)
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 # SQLite lets one writer in at a time. Threads of one process queue on this lock, which hands over
 # at once, rather than in SQLite's busy handler, which polls with sleeps of up to 100 ms. Writers
 # in other processes still meet at BEGIN IMMEDIATE and its busy timeout. Re-entrant so that a
 # (mistakenly) nested write transaction fails on SQLite's busy timeout instead of hanging here.
-_SQLITE_WRITERS: weakref.WeakKeyDictionary[Engine, threading.RLock] = weakref.WeakKeyDictionary()
+# Keyed by the engine's pool (one per engine, and a plain dict lookup is cheaper than a weak one).
+_SQLITE_WRITERS: dict[int, threading.RLock] = {}
 _SQLITE_WRITERS_GUARD = threading.Lock()
 
 
 def _writer_lock(engine: Engine) -> threading.RLock | None:
     if engine.dialect.name != "sqlite":
         return None
-    lock = _SQLITE_WRITERS.get(engine)
+    lock = _SQLITE_WRITERS.get(id(engine.pool))
     if lock is None:
         with _SQLITE_WRITERS_GUARD:
-            lock = _SQLITE_WRITERS.setdefault(engine, threading.RLock())
+            lock = _SQLITE_WRITERS.setdefault(id(engine.pool), threading.RLock())
     return lock
 
 

@@ -11,7 +11,9 @@ land on credits the sweeper is entitled to release.
 
 Each operation starts with one SELECT that gathers everything it decides on (account with its row
 lock, membership and cap, current price, the idempotency key's stored outcome): reserve and capture
-are the hot path, and each round trip is most of their cost.
+are the hot path, and each statement is a large part of their cost. For the same reason a new
+hold's ``hold`` journal line is written by a database trigger on ``holds``, and the hot statements
+run through ``ledger.hotpath``.
 
 Functions here take a connection inside a write transaction; ``ledger.service`` opens it and
 records the idempotency key with the outcome.
@@ -19,7 +21,7 @@ records the idempotency key with the outcome.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -41,6 +43,7 @@ from ledger.errors import (
     UnknownAccount,
     UnknownHold,
 )
+from ledger.hotpath import HotStatement
 from ledger.idempotency import KeyCheck, stored_columns
 from ledger.journal import Entry
 from ledger.schema import accounts as accounts_table
@@ -64,6 +67,27 @@ class Hold:
     expires_at: datetime
     resolved_at: datetime | None
 
+    def resolved(
+        self, status: str, now: datetime, captured: int | None = None, reason: str | None = None
+    ) -> Hold:
+        """This hold as it stands after ending ``status`` at ``now``."""
+        return Hold(
+            self.id,
+            self.account_id,
+            self.user_id,
+            self.operation_type,
+            self.feature_key,
+            self.model,
+            self.price_version_id,
+            self.amount,
+            captured,
+            status,
+            reason,
+            self.created_at,
+            self.expires_at,
+            now,
+        )
+
     @classmethod
     def from_row(cls, row: Any) -> Hold:
         """From a row that starts with the ``holds`` columns, in table order (a test checks)."""
@@ -80,7 +104,7 @@ _LATEST_PRICE_ID = (
     .scalar_subquery()
 )
 
-_RESERVE_FACTS = (
+_RESERVE_FACTS = HotStatement(
     sa.select(
         accounts_table.c.id,
         accounts_table.c.balance,
@@ -107,8 +131,8 @@ _RESERVE_FACTS = (
 )
 
 
-def _hold_facts(scope: str) -> sa.Select[Any]:
-    return (
+def _hold_facts(scope: str) -> HotStatement:
+    return HotStatement(
         sa.select(
             holds,
             accounts_table.c.balance,
@@ -143,9 +167,11 @@ _MONTH_SPEND = sa.select(
     holds.c.status.in_(("pending", "captured")),
 )
 
-_INSERT = holds.insert().returning(holds.c.id)
+_INSERT = HotStatement(
+    holds.insert().returning(holds.c.id), [c.name for c in holds.columns if c.name != "id"]
+)
 _READ = sa.select(holds).where(holds.c.id == sa.bindparam("hold_id"))
-_RESOLVE = (
+_RESOLVE = HotStatement(
     holds.update()
     .where(holds.c.id == sa.bindparam("hold_id"), holds.c.status == "pending")
     .values(
@@ -191,7 +217,7 @@ def reserve(
     now: datetime,
 ) -> Hold:
     params = {"account_id": account_id, "user_id": user_id, "model": model, "idem_key": check.key}
-    row = conn.execute(_RESERVE_FACTS, params).first()
+    row = _RESERVE_FACTS.first(conn, params)
     if row is None:
         raise UnknownAccount(f"no account with id {account_id!r}", account_id=account_id)
     check.raise_if_used(row.idem_hash, row.idem_outcome)
@@ -241,20 +267,8 @@ def reserve(
         "expires_at": now + ttl,
         "resolved_at": None,
     }
-    hold = Hold(id=conn.execute(_INSERT, values).scalar_one(), **values)
-    journal.append(
-        conn,
-        [
-            Entry(
-                account_id,
-                "hold",
-                held_delta=amount,
-                hold_id=hold.id,
-                operation_type=operation_type,
-            )
-        ],
-        now,
-    )
+    # The database writes the hold's journal line (trigger ``holds_journal``), in this statement.
+    hold = Hold(id=_INSERT.scalar(conn, values), **values)
     return hold
 
 
@@ -268,14 +282,14 @@ def _raise_not_pending(hold: Hold) -> None:
 
 
 def _pending_hold(
-    conn: Connection, facts: sa.Select[Any], check: KeyCheck, hold_id: int, now: datetime
+    conn: Connection, facts: HotStatement, check: KeyCheck, hold_id: int, now: datetime
 ) -> Hold:
     """The hold, its account locked, its key checked and the account's due grant expiry done.
 
     On PostgreSQL the hold's columns may be a moment stale once the account lock is granted; that
     is safe because every transition is conditional on status = 'pending'.
     """
-    row = conn.execute(facts, {"hold_id": hold_id, "idem_key": check.key}).first()
+    row = facts.first(conn, {"hold_id": hold_id, "idem_key": check.key})
     if row is None:
         raise UnknownHold(f"no hold with id {hold_id!r}", hold_id=hold_id)
     check.raise_if_used(row.idem_hash, row.idem_outcome)
@@ -314,7 +328,7 @@ def _resolve(
         "reason": reason,
         "now": now,
     }
-    if conn.execute(_RESOLVE, params).rowcount != 1:
+    if _RESOLVE.rowcount(conn, params) != 1:
         _raise_not_pending(read(conn, hold.id))
 
 
@@ -352,7 +366,7 @@ def capture(conn: Connection, check: KeyCheck, hold_id: int, amount: int, now: d
             )
         )
     journal.append(conn, lines, now)
-    return replace(hold, status="captured", captured=amount, resolved_at=now)
+    return hold.resolved("captured", now, captured=amount)
 
 
 def release(conn: Connection, check: KeyCheck, hold_id: int, reason: str, now: datetime) -> Hold:
@@ -373,7 +387,7 @@ def release(conn: Connection, check: KeyCheck, hold_id: int, reason: str, now: d
         ],
         now,
     )
-    return replace(hold, status="released", release_reason=reason, resolved_at=now)
+    return hold.resolved("released", now, reason=reason)
 
 
 def expire(conn: Connection, hold: Hold, now: datetime) -> bool:
@@ -385,7 +399,7 @@ def expire(conn: Connection, hold: Hold, now: datetime) -> bool:
         "reason": "hold expired",
         "now": now,
     }
-    if conn.execute(_RESOLVE, params).rowcount != 1:
+    if _RESOLVE.rowcount(conn, params) != 1:
         return False
     journal.append(
         conn,

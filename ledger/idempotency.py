@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ledger.errors import IdempotencyConflict, InvalidIdempotencyKey
+from ledger.hotpath import HotStatement
 from ledger.schema import idempotency_keys as keys_table
 
 # Printable, URL- and log-safe; long enough for "stripe:evt_…" or a UUID with a prefix.
@@ -28,7 +29,7 @@ _KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:\-]{0,199}")
 _LOOKUP = sa.select(keys_table.c.request_hash, keys_table.c.outcome).where(
     keys_table.c.scope == sa.bindparam("scope"), keys_table.c.key == sa.bindparam("key")
 )
-_RECORD = keys_table.insert()
+_RECORD = HotStatement(keys_table.insert(), [c.name for c in keys_table.columns])
 
 
 def check_key(key: object) -> str:
@@ -49,8 +50,8 @@ def request_hash(scope: str, params: Mapping[str, Any]) -> str:
 
 def record(conn: Connection, check: KeyCheck, outcome: Mapping[str, Any], now: datetime) -> None:
     """Store the outcome with the key, in the transaction of the effect it describes."""
-    conn.execute(
-        _RECORD,
+    _RECORD.execute(
+        conn,
         {
             "scope": check.scope,
             "key": check.key,

@@ -14,9 +14,10 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from ledger.hotpath import HotStatement
 from ledger.schema import entries
 
-_INSERT = entries.insert()
+_INSERT = HotStatement(entries.insert(), [c.name for c in entries.columns if c.name != "id"])
 
 
 @dataclass(frozen=True)
@@ -37,8 +38,8 @@ class Entry:
 def append(conn: Connection, lines: Sequence[Entry], now: datetime) -> None:
     if not lines:
         return
-    conn.execute(
-        _INSERT,
+    _INSERT.execute(
+        conn,
         [
             {
                 "account_id": e.account_id,

@@ -192,8 +192,10 @@ class Ledger:
         for attempt in (1, 2):
             try:
                 return self._idempotent_once(check, work, encode, decode)
-            except IntegrityError:
-                if attempt == 2:
+            except IntegrityError as error:
+                # Only a lost race for the key is retried; any other constraint violation is a bug
+                # and surfaces at once.
+                if attempt == 2 or "idempotency_keys" not in str(error.orig):
                     raise
         raise AssertionError("unreachable")
 

@@ -52,6 +52,7 @@ if str(ROOT) not in sys.path:
 
 import sqlalchemy as sa  # noqa: E402
 
+from ledger import hotpath  # noqa: E402
 from ledger.db import sqlite_pragmas  # noqa: E402
 from ledger.service import DEFAULT_HOLD_TTL, Ledger  # noqa: E402
 
@@ -68,8 +69,7 @@ TTL = DEFAULT_HOLD_TTL
 # Shape of one reserve + capture as the ledger issues it: (statement prefix, executemany).
 EXPECTED_SHAPE: tuple[tuple[str, bool], ...] = (
     ("SELECT accounts.id", False),
-    ("INSERT INTO holds", False),
-    ("INSERT INTO entries", False),
+    ("INSERT INTO holds", False),  # the hold's journal line: a trigger, inside this statement
     ("INSERT INTO idempotency_keys", False),
     ("SELECT holds.id", False),
     ("UPDATE holds", False),
@@ -93,7 +93,6 @@ class Statements:
 
     reserve_facts: str
     insert_hold: str
-    insert_hold_entry: str
     record_reserve: str
     capture_facts: str
     resolve_hold: str
@@ -147,6 +146,8 @@ def capture_statements(url: str, fixture: Fixture, run: str) -> Probe:
         price_version_id = probe.price(MODEL).version_id
         assert price_version_id is not None
         sa.event.listen(probe.engine, "before_cursor_execute", listener)
+        # The hot statements skip SQLAlchemy's per-statement events on SQLite unless asked.
+        hotpath.trace_cursor_events(True)
         reserve_key, capture_key = f"{run}-probe-r", f"{run}-probe-c"
         hold = probe.reserve(
             fixture.account_id,
@@ -158,6 +159,7 @@ def capture_statements(url: str, fixture: Fixture, run: str) -> Probe:
         ).hold
         probe.capture(hold.id, CAPTURE_AMOUNT, key=capture_key)
     finally:
+        hotpath.trace_cursor_events(False)
         probe.close()
     shape = tuple((c.statement.lstrip()[:40], c.many) for c in seen)
     ok = len(seen) == len(EXPECTED_SHAPE) and all(
@@ -397,7 +399,6 @@ def expected_parameters(p: Params, probe: Probe) -> list[Any]:
         p.insert_hold(
             fx.account_id, fx.user_id, probe.price_version_id, now, p.stamp(probe.now + TTL)
         ),
-        p.entry(fx.account_id, "hold", 0, HOLD_AMOUNT, hold_id, None, None, now),
         p.record(
             "reserve",
             probe.reserve_key,
@@ -507,12 +508,6 @@ class RawPair:
                 p.insert_hold(fx.account_id, fx.user_id, row[c["price_version_id"]], now, expires),
             )
             hold_id: int = cur.fetchone()[0]
-            cur.execute(
-                sql.insert_hold_entry,
-                p.entry(fx.account_id, "hold", 0, HOLD_AMOUNT, hold_id, None, None, now),
-            )
-            if not self.sqlite:
-                cur.fetchone()  # RETURNING entries.id, as SQLAlchemy fetches it on PostgreSQL
             cur.execute(
                 sql.record_reserve,
                 p.record("reserve", key, self.reserve_digest, hold_outcome(hold_id), now),

@@ -2,7 +2,8 @@
 
 The journal (``entries``) is append-only, enforced by triggers on both backends, and an AFTER
 INSERT trigger applies each entry's deltas to its account: the cached balance and held total can
-only move through the journal.
+only move through the journal. A trigger on ``holds`` writes each new hold's ``hold`` line, so a
+hold cannot exist without it.
 
 Revision ID: 0001
 Revises:
@@ -31,6 +32,12 @@ SQLITE_TRIGGERS = [
         SET balance = balance + NEW.balance_delta, held = held + NEW.held_delta
         WHERE id = NEW.account_id;
     END""",
+    """CREATE TRIGGER holds_journal AFTER INSERT ON holds
+    BEGIN
+        INSERT INTO entries (account_id, kind, balance_delta, held_delta, hold_id,
+                             operation_type, created_at)
+        VALUES (NEW.account_id, 'hold', 0, NEW.amount, NEW.id, NEW.operation_type, NEW.created_at);
+    END""",
 ]
 
 POSTGRES_TRIGGERS = [
@@ -51,6 +58,15 @@ POSTGRES_TRIGGERS = [
     END $$""",
     """CREATE TRIGGER entries_apply AFTER INSERT ON entries
     FOR EACH ROW EXECUTE FUNCTION entries_apply()""",
+    """CREATE FUNCTION holds_journal() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        INSERT INTO entries (account_id, kind, balance_delta, held_delta, hold_id,
+                             operation_type, created_at)
+        VALUES (NEW.account_id, 'hold', 0, NEW.amount, NEW.id, NEW.operation_type, NEW.created_at);
+        RETURN NULL;
+    END $$""",
+    """CREATE TRIGGER holds_journal AFTER INSERT ON holds
+    FOR EACH ROW EXECUTE FUNCTION holds_journal()""",
 ]
 
 
@@ -317,3 +333,4 @@ def downgrade() -> None:
     if op.get_bind().dialect.name != "sqlite":
         op.execute("DROP FUNCTION entries_apply()")
         op.execute("DROP FUNCTION entries_refuse_change()")
+        op.execute("DROP FUNCTION holds_journal()")
