@@ -6,6 +6,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 
+from ledger import db
 from ledger.schema import entries
 from ledger.service import Ledger
 from tests.conftest import Seed
@@ -25,7 +26,10 @@ def test_journal_changes_are_refused(
     ledger: Ledger, seeded: Seed, statement: sa.Executable
 ) -> None:
     before = ledger.history(seeded.account_id)
-    with pytest.raises(DBAPIError, match="append-only"), ledger.engine.begin() as conn:
+    with (
+        pytest.raises(DBAPIError, match="append-only"),
+        db.write_transaction(ledger.engine) as conn,
+    ):
         conn.execute(statement)
     assert ledger.history(seeded.account_id) == before
     assert ledger.verify() == []
@@ -35,7 +39,7 @@ def test_verify_catches_a_tampered_cached_balance(ledger: Ledger, seeded: Seed) 
     """The cached balance is not protected by triggers; verify is what notices."""
     from ledger.schema import accounts
 
-    with ledger.engine.begin() as conn:
+    with db.write_transaction(ledger.engine) as conn:
         conn.execute(accounts.update().values(balance=accounts.c.balance + 7))
     problems = [str(p) for p in ledger.verify()]
     assert any("journal balance sum to 1,000 but the account says 1,007" in p for p in problems)
