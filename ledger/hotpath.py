@@ -15,6 +15,7 @@ backends, so both paths are exercised by every test.
 
 from __future__ import annotations
 
+import operator
 from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -53,6 +54,12 @@ class _SqlitePlan:
         self.names: list[str] = list(compiled.positiontup or ())
         # Literals in the statement (``status = 'pending'``) are binds with a fixed value.
         self.constants = {n: binds[n].value for n in self.names if not binds[n].required}
+        # The parameters in SQL order, as a tuple even for one (``itemgetter`` is C-fast).
+        self.pick: Callable[[Mapping[str, Any]], tuple[Any, ...]] = (
+            operator.itemgetter(*self.names)
+            if len(self.names) > 1
+            else lambda given: tuple(given[n] for n in self.names)
+        )
         self.bind_processors: list[tuple[int, Processor]] = [
             (i, processor)
             for i, name in enumerate(self.names)
@@ -73,7 +80,7 @@ class _SqlitePlan:
         ]
 
     def parameters(self, given: Mapping[str, Any]) -> tuple[Any, ...]:
-        values = [given[name] if name in given else self.constants[name] for name in self.names]
+        values = list(self.pick({**self.constants, **given} if self.constants else given))
         global _last_conversion
         for index, processor in self.bind_processors:
             value = values[index]

@@ -48,15 +48,16 @@ def request_hash(scope: str, params: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def record(conn: Connection, check: KeyCheck, outcome: Mapping[str, Any], now: datetime) -> None:
-    """Store the outcome with the key, in the transaction of the effect it describes."""
+def record(conn: Connection, check: KeyCheck, outcome_json: str, now: datetime) -> None:
+    """Store the outcome (JSON: ``{"ok": …}`` or ``{"error": …}``) with the key, in the
+    transaction of the effect it describes."""
     _RECORD.execute(
         conn,
         {
             "scope": check.scope,
             "key": check.key,
             "request_hash": check.digest,
-            "outcome": json.dumps(outcome, default=str),
+            "outcome": outcome_json,
             "created_at": now,
         },
     )

@@ -9,6 +9,7 @@ no longer pending, a capture above the hold) are stored too, so a replay refuses
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
@@ -82,13 +83,14 @@ def _json_fields(obj: Any, skip: tuple[str, ...] = ()) -> dict[str, Any]:
     }
 
 
-def _hold_to_json(outcome: HoldOutcome) -> dict[str, Any]:
-    # The hold row is the record of what happened; the key only needs to point at it.
-    return {"hold_id": outcome.hold.id}
+def _hold_to_json(outcome: HoldOutcome) -> str:
+    # The hold row is the record of what happened; the key only needs to point at it. Written
+    # by hand because this runs on every reserve and capture.
+    return f'{{"ok": {{"hold_id": {int(outcome.hold.id)}}}}}'
 
 
-def _plain_to_json(outcome: Outcome) -> dict[str, Any]:
-    return _json_fields(outcome, skip=("replayed",))
+def _plain_to_json(outcome: Outcome) -> str:
+    return json.dumps({"ok": _json_fields(outcome, skip=("replayed",))}, default=str)
 
 
 def _grant_from_json(data: Mapping[str, Any]) -> GrantOutcome:
@@ -178,7 +180,7 @@ class Ledger:
         key: str,
         params: Mapping[str, Any],
         work: Callable[[Connection, KeyCheck, datetime], T],
-        encode: Callable[[T], Mapping[str, Any]],
+        encode: Callable[[T], str],
         decode: Callable[[Mapping[str, Any]], T],
     ) -> T:
         """Run ``work`` once per key: replay its stored outcome, or store the new one with it.
@@ -203,7 +205,7 @@ class Ledger:
         self,
         check: KeyCheck,
         work: Callable[[Connection, KeyCheck, datetime], T],
-        encode: Callable[[T], Mapping[str, Any]],
+        encode: Callable[[T], str],
         decode: Callable[[Mapping[str, Any]], T],
     ) -> T:
         refusal: LedgerError | None = None
@@ -217,10 +219,10 @@ class Ledger:
                         raise
                     # A refusal that depends on the ledger's state is kept with the key, and
                     # committed with whatever the call legitimately did first (an expiry).
-                    record(conn, check, {"error": error.to_payload()}, now)
+                    record(conn, check, json.dumps({"error": error.to_payload()}, default=str), now)
                     refusal = error
                 else:
-                    record(conn, check, {"ok": encode(value)}, now)
+                    record(conn, check, encode(value), now)
                     return value
         except Replay as replay:
             if "error" in replay.outcome:
