@@ -1,6 +1,6 @@
 """Hot statements: compiled by SQLAlchemy once per dialect, run on the SQLite driver's cursor.
 
-A reserve + capture pair is ten statements and two commits. On SQLite the database work for one
+A reserve + capture pair is nine statements and two commits. On SQLite the database work for one
 statement costs 3 to 10 µs, and SQLAlchemy's per-execution machinery (execution context, result
 object, row wrapping) 15 to 35 µs more: most of the pair's time. For the ledger's hot statements
 only, this module keeps everything SQLAlchemy is for — the SQL (compiled from the Core
@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Dialect
 
 Processor = Callable[[Any], Any]
+Params = Mapping[str, Any] | Sequence[Mapping[str, Any]]
 
 # Off by default: looking up the engine's cursor-event listeners on every statement costs about 5 %
 # of a reserve + capture. Switch on to let SQL logging, tracing or the benchmark's statement capture
@@ -40,7 +41,6 @@ def trace_cursor_events(enabled: bool) -> None:
 # The same ``now`` is bound several times in one transaction; converting it once is enough. One
 # (value, processor, result) tuple, replaced whole, so threads never see a torn entry.
 _last_conversion: tuple[Any, Any, Any] = (None, None, None)
-Params = Mapping[str, Any] | Sequence[Mapping[str, Any]]
 
 
 class _SqlitePlan:
