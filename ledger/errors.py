@@ -17,6 +17,8 @@ class LedgerError(Exception):
 
     code: ClassVar[str] = "ledger_error"
     stored: ClassVar[bool] = False
+    # True when raised again from a stored outcome (an idempotent replay), not decided just now.
+    replayed: bool = False
 
     def __init__(self, message: str, **fields: Any) -> None:
         super().__init__(message)
@@ -133,6 +135,13 @@ class CaptureExceedsHold(LedgerError):
     stored = True
 
 
+class RateLimited(LedgerError):
+    """Too many calls by one user; ``retry_after_s`` says when to try again. Not stored: the same
+    key may be tried again once the limit has room."""
+
+    code = "rate_limited"
+
+
 class IdempotencyConflict(LedgerError):
     """The key was used before with a different request."""
 
@@ -156,4 +165,6 @@ _STORED: dict[str, type[LedgerError]] = {
 def error_from_payload(payload: dict[str, Any]) -> LedgerError:
     """Rebuild a stored refusal so a replay raises exactly what the first call raised."""
     cls = _STORED[str(payload["type"])]
-    return cls(str(payload["message"]), **dict(payload["fields"]))
+    error = cls(str(payload["message"]), **dict(payload["fields"]))
+    error.replayed = True
+    return error

@@ -185,6 +185,18 @@ def current_price(conn: Connection, model: str) -> Price:
             f"model {model!r} has no price, so it cannot be used (an admin must price it first)",
             model=model,
         )
+    return _price_from_row(conn, row)
+
+
+def price_version(conn: Connection, version_id: int) -> Price:
+    """One price version by id (what a hold was priced at), active or not: versions never change."""
+    row = conn.execute(sa.select(price_versions).where(price_versions.c.id == version_id)).first()
+    if row is None:
+        raise UnpricedModel(f"no price version {version_id!r}", version_id=version_id)
+    return _price_from_row(conn, row)
+
+
+def _price_from_row(conn: Connection, row: Any) -> Price:
     images = {
         (r.size, r.quality): r.credits_per_image
         for r in conn.execute(

@@ -18,6 +18,7 @@ ROLES = ("admin", "member")
 GRANT_KINDS = ("paid", "plan", "promo", "adjustment")
 HOLD_STATUSES = ("pending", "captured", "released", "expired")
 ENTRY_KINDS = ("grant", "hold", "capture", "release", "expire", "refund", "adjustment")
+USAGE_STATUSES = ("ok", "error", "cancelled", "timeout", "refused")
 
 
 class UTCDateTime(sa.TypeDecorator[datetime]):
@@ -204,6 +205,8 @@ holds = sa.Table(
     ),
     # Monthly caps: one member's holds on one account by time.
     sa.Index(None, "account_id", "user_id", "created_at"),
+    # Rate limits: one user's holds by time, across every account they spend from.
+    sa.Index(None, "user_id", "created_at"),
 )
 
 entries = sa.Table(
@@ -238,4 +241,43 @@ idempotency_keys = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
     # Keyed by (scope, key) alone: no rowid b-tree beside the primary key on SQLite.
     sqlite_with_rowid=False,
+)
+
+usage_records = sa.Table(
+    "usage_records",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("workspace_id", sa.Integer, sa.ForeignKey("workspaces.id"), nullable=False),
+    sa.Column("account_id", sa.Integer, sa.ForeignKey("accounts.id"), nullable=False),
+    # One usage row per provider call: a hold's row is written in the transaction that ends it.
+    # NULL for refusals, which never got a hold.
+    sa.Column("hold_id", sa.Integer, sa.ForeignKey("holds.id"), nullable=True, unique=True),
+    sa.Column("feature_key", sa.String(64), nullable=False),
+    sa.Column("operation_type", sa.String(32), nullable=False),
+    sa.Column("model", sa.String(200), nullable=False),
+    sa.Column("provider", sa.String(32), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("input_tokens", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("output_tokens", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("cached_tokens", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("images", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("image_size", sa.String(32), nullable=True),
+    sa.Column("image_quality", sa.String(32), nullable=True),
+    sa.Column("credits", Credits, nullable=False, server_default="0"),
+    # The provider's list price of the call in billionths of a US dollar (litellm's cost map);
+    # an integer like every other money column. NULL when the cost is unknown.
+    sa.Column("usd_cost_nanos", sa.BigInteger, nullable=True),
+    sa.Column("price_version_id", sa.Integer, sa.ForeignKey("price_versions.id"), nullable=True),
+    sa.Column("latency_ms", sa.Integer, nullable=True),
+    sa.Column("ttft_ms", sa.Integer, nullable=True),
+    sa.Column("error_type", sa.String(64), nullable=True),
+    sa.Column("error_message", sa.Text, nullable=True),
+    sa.Column("idempotency_key", sa.String(200), nullable=True),
+    sa.CheckConstraint(_in("status", USAGE_STATUSES), name="status"),
+    sa.CheckConstraint("credits >= 0", name="credits_nonnegative"),
+    # Dashboards: a workspace's or a user's calls by time.
+    sa.Index(None, "workspace_id", "created_at"),
+    sa.Index(None, "user_id", "created_at"),
 )

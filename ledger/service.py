@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -20,7 +20,18 @@ from typing import Any, TypeVar
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
-from ledger import accounts, adjustments, db, grants, holds, journal, owners, pricing
+from ledger import (
+    accounts,
+    adjustments,
+    db,
+    grants,
+    holds,
+    journal,
+    owners,
+    pricing,
+    ratelimits,
+    usage,
+)
 from ledger.accounts import Balance
 from ledger.amounts import check_amount
 from ledger.clock import Clock, database_now, system_clock
@@ -31,6 +42,8 @@ from ledger.idempotency import KeyCheck, Replay, check_key, record, request_hash
 from ledger.journal import JournalLine
 from ledger.owners import Membership, User, Workspace
 from ledger.pricing import Price
+from ledger.ratelimits import RateLimits
+from ledger.usage import UsageRecord, UsageRow
 from ledger.verify import Mismatch, verify
 
 T = TypeVar("T")
@@ -107,6 +120,24 @@ def _grant_from_json(data: Mapping[str, Any]) -> GrantOutcome:
 
 def _adjustment_from_json(data: Mapping[str, Any]) -> AdjustmentOutcome:
     return AdjustmentOutcome(replayed=True, **data)
+
+
+def _record_call(conn: Connection, hold: Hold, record: UsageRecord | None, now: datetime) -> None:
+    """The usage row of the call ``hold`` paid for. What the ledger knows (who, what, the price
+    version, the credits actually captured) comes from the hold, never from the caller."""
+    if record is None:
+        return
+    record = replace(
+        record,
+        user_id=hold.user_id,
+        account_id=hold.account_id,
+        feature_key=hold.feature_key,
+        operation_type=hold.operation_type,
+        model=hold.model,
+        price_version_id=hold.price_version_id,
+        credits=hold.captured or 0,
+    )
+    usage.insert(conn, record, now, hold_id=hold.id)
 
 
 def _check_reason(reason: object) -> str:
@@ -280,6 +311,10 @@ class Ledger:
     def price(self, model: str) -> Price:
         return self._read(lambda conn: pricing.current_price(conn, model))
 
+    def price_version(self, version_id: int) -> Price:
+        """The price a hold was made at (versions are immutable, so this may be cached)."""
+        return self._read(lambda conn: pricing.price_version(conn, version_id))
+
     def priced_models(self) -> list[Price]:
         return self._read(pricing.priced_models)
 
@@ -370,8 +405,13 @@ class Ledger:
         amount: int,
         key: str,
         ttl: timedelta | None = None,
+        limits: RateLimits | None = None,
     ) -> HoldOutcome:
-        """Put a hold on ``amount`` credits for one call. Commit before calling any provider."""
+        """Put a hold on ``amount`` credits for one call. Commit before calling any provider.
+
+        With ``limits``, the user's rate limits are checked in the same transaction
+        (``RateLimited``); a replay of a key already used is answered before any limit applies.
+        """
         _check_id(account_id, "account id")
         _check_id(user_id, "user id")
         op = operation_type(feature_key)
@@ -391,6 +431,9 @@ class Ledger:
         }
 
         def work(conn: Connection, check: KeyCheck, now: datetime) -> HoldOutcome:
+            if limits is not None:
+                check.lookup(conn)
+                ratelimits.enforce(conn, user_id, limits, now)
             hold = holds.reserve(
                 conn,
                 check,
@@ -407,36 +450,65 @@ class Ledger:
 
         return self._idempotent("reserve", key, params, work, _hold_to_json, self._replayed_hold)
 
-    def capture(self, hold_id: int, amount: int, *, key: str) -> HoldOutcome:
-        """Charge ``amount`` (at most the hold) and release the rest, in one transaction."""
+    def capture(
+        self, hold_id: int, amount: int, *, key: str, usage: UsageRecord | None = None
+    ) -> HoldOutcome:
+        """Charge ``amount`` (at most the hold) and release the rest, in one transaction.
+
+        ``usage``, when given, is written in that transaction as the call's usage record. It is
+        not part of the request's identity: a replay returns the first outcome whatever it says.
+        """
         _check_id(hold_id, "hold id")
         check_amount(amount, "capture amount", allow_zero=True)
+        if usage is not None:
+            usage.check()
         params = {"hold_id": hold_id, "amount": amount}
-        return self._idempotent(
-            "capture",
-            key,
-            params,
-            lambda conn, check, now: HoldOutcome(
-                False, holds.capture(conn, check, hold_id, amount, now)
-            ),
-            _hold_to_json,
-            self._replayed_hold,
-        )
 
-    def release(self, hold_id: int, *, reason: str, key: str) -> HoldOutcome:
-        """Give the whole hold back, saying why (shown to the user as a ledger line)."""
+        def work(conn: Connection, check: KeyCheck, now: datetime) -> HoldOutcome:
+            hold = holds.capture(conn, check, hold_id, amount, now)
+            _record_call(conn, hold, usage, now)
+            return HoldOutcome(False, hold)
+
+        return self._idempotent("capture", key, params, work, _hold_to_json, self._replayed_hold)
+
+    def release(
+        self, hold_id: int, *, reason: str, key: str, usage: UsageRecord | None = None
+    ) -> HoldOutcome:
+        """Give the whole hold back, saying why (shown to the user as a ledger line).
+
+        ``usage`` as for :meth:`capture`, with zero credits.
+        """
         _check_id(hold_id, "hold id")
         reason = _check_reason(reason)
+        if usage is not None:
+            usage.check()
         params = {"hold_id": hold_id, "reason": reason}
-        return self._idempotent(
-            "release",
-            key,
-            params,
-            lambda conn, check, now: HoldOutcome(
-                False, holds.release(conn, check, hold_id, reason, now)
-            ),
-            _hold_to_json,
-            self._replayed_hold,
+
+        def work(conn: Connection, check: KeyCheck, now: datetime) -> HoldOutcome:
+            hold = holds.release(conn, check, hold_id, reason, now)
+            _record_call(conn, hold, usage, now)
+            return HoldOutcome(False, hold)
+
+        return self._idempotent("release", key, params, work, _hold_to_json, self._replayed_hold)
+
+    # --- usage -----------------------------------------------------------------------------
+
+    def record_usage(self, record: UsageRecord, *, hold_id: int | None = None) -> int:
+        """A usage row written on its own: a refusal before any call (no hold), or a call that
+        timed out (``hold_id``: its hold stays pending until it expires). Returns the row's id."""
+        record.check()
+        if hold_id is not None:
+            _check_id(hold_id, "hold id")
+        return self._write(lambda conn, now: usage.insert(conn, record, now, hold_id=hold_id))
+
+    def usage_for_hold(self, hold_id: int) -> UsageRow | None:
+        return self._read(lambda conn: usage.for_hold(conn, hold_id))
+
+    def recent_usage(
+        self, *, user_id: int | None = None, workspace_id: int | None = None, limit: int = 100
+    ) -> list[UsageRow]:
+        return self._read(
+            lambda conn: usage.recent(conn, user_id=user_id, workspace_id=workspace_id, limit=limit)
         )
 
     def sweep(self, limit: int = 1000) -> SweepReport:

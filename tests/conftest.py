@@ -14,6 +14,9 @@ import pytest
 import sqlalchemy as sa
 
 from ledger.service import HoldOutcome, Ledger
+from tests.fake_providers import FakeProvider
+from tests.gateway_harness import Harness, build
+from workbench.gateway import Caller
 
 ROOT = Path(__file__).resolve().parent.parent
 PRICES = ROOT / "data" / "prices.toml"
@@ -164,3 +167,28 @@ def reserve(
 ) -> int:
     """As ``reserve_outcome``; returns the hold id."""
     return reserve_outcome(book, s, amount, key, user_id, ttl).hold.id
+
+
+# --- the provider gateway over loopback fake providers ------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def fake_provider() -> Iterator[FakeProvider]:
+    with FakeProvider() as fake:
+        yield fake
+
+
+@pytest.fixture
+def harness(
+    ledger: Ledger, fake_provider: FakeProvider, tmp_path: Path, clock: FakeClock
+) -> Iterator[Harness]:
+    """A gateway on a seeded workspace (10,000 paid credits; the caller is its member), talking
+    to the fake providers. On teardown, checks that every provider request had exactly one hold
+    and every hold ended exactly once with one usage row."""
+    fake_provider.reset()
+    s = seed(ledger, 10_000)
+    caller = Caller(s.member_id, s.workspace_id, s.account_id)
+    h = build(ledger, fake_provider, tmp_path, caller)
+    yield h
+    h.check_accounting(clock.now)
+    fake_provider.reset()

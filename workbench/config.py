@@ -1,6 +1,9 @@
 """Configuration: ``WORKBENCH_*`` environment variables, optionally from a ``.env`` file.
 
-The embedded default needs no configuration at all: a SQLite file under ``data/``.
+The embedded default needs no configuration at all: a SQLite file under ``data/``, the offline
+demo provider, local sign-in. Provider keys are also read under their usual names
+(``OPENAI_API_KEY``, ``ANTHROPIC_API_KEY``) and, failing those, from Streamlit's secrets
+(``workbench.provider_keys``); they are held as ``SecretStr`` so no repr or log shows them.
 """
 
 from __future__ import annotations
@@ -9,18 +12,27 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "data"
 
 
+def _env(name: str, *aliases: str) -> AliasChoices:
+    return AliasChoices(f"WORKBENCH_{name}", *aliases)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="WORKBENCH_", env_file=ROOT / ".env", env_file_encoding="utf-8", extra="ignore"
+        env_prefix="WORKBENCH_",
+        env_file=ROOT / ".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
     )
 
+    # --- database ---------------------------------------------------------------------------
     database_url: str = Field(
         default=f"sqlite:///{DATA / 'workbench.db'}",
         description="SQLAlchemy URL: sqlite:///path or postgresql://user@host/db",
@@ -30,6 +42,34 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=20, gt=0)
     sqlite_synchronous: Literal["OFF", "NORMAL", "FULL", "EXTRA"] = "NORMAL"
     sqlite_busy_timeout_s: float = Field(default=30.0, gt=0)
+
+    # --- AI providers -----------------------------------------------------------------------
+    model_catalogue: Path = Field(default=DATA / "models.toml")
+    default_chat_model: str | None = Field(
+        default=None, description="catalogue id; unset means the catalogue's own default"
+    )
+    default_image_model: str | None = None
+    openai_api_key: SecretStr | None = Field(
+        default=None, validation_alias=_env("OPENAI_API_KEY", "OPENAI_API_KEY")
+    )
+    openai_api_base: str | None = Field(
+        default=None, validation_alias=_env("OPENAI_API_BASE", "OPENAI_BASE_URL")
+    )
+    anthropic_api_key: SecretStr | None = Field(
+        default=None, validation_alias=_env("ANTHROPIC_API_KEY", "ANTHROPIC_API_KEY")
+    )
+    anthropic_api_base: str | None = Field(
+        default=None, validation_alias=_env("ANTHROPIC_API_BASE", "ANTHROPIC_BASE_URL")
+    )
+    # One attempt's timeout and the retries after it; the hold TTL is derived from both.
+    provider_timeout_s: float = Field(default=60.0, gt=0, le=600)
+    provider_max_retries: int = Field(default=2, ge=0, le=5)
+    # Per user, across every app process (counted in the database). 0 switches a limit off.
+    rate_limit_per_minute: int = Field(default=30, ge=0)
+    rate_limit_concurrent: int = Field(default=3, ge=0)
+    image_dir: Path = Field(default=DATA / "images")
+    # Seconds between the demo provider's streamed words: enough to watch a reply stream.
+    demo_stream_delay_s: float = Field(default=0.03, ge=0, le=1)
 
 
 @lru_cache(maxsize=1)

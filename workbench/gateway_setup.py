@@ -1,0 +1,54 @@
+"""Building the gateway from configuration: catalogue, keys, providers, timing and limits."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from ledger.ratelimits import RateLimits
+from ledger.service import Ledger
+from workbench import model_catalogue, provider_keys
+from workbench.config import Settings, settings
+from workbench.gateway import Gateway, Timing
+from workbench.image_store import ImageStore
+from workbench.model_catalogue import Catalogue
+from workbench.providers.base import Provider
+from workbench.providers.demo import DemoProvider
+from workbench.providers.litellm_provider import LitellmProvider
+
+
+def load_catalogue(config: Settings) -> Catalogue:
+    catalogue = model_catalogue.load(config.model_catalogue)
+    return dataclasses.replace(
+        catalogue,
+        default_chat=config.default_chat_model or catalogue.default_chat,
+        default_image=config.default_image_model or catalogue.default_image,
+    )
+
+
+def rate_limits(config: Settings, timing: Timing) -> RateLimits | None:
+    per_minute = config.rate_limit_per_minute or None
+    concurrent = config.rate_limit_concurrent or None
+    if per_minute is None and concurrent is None:
+        return None
+    return RateLimits(per_minute, concurrent, in_flight_window=timing.deadline)
+
+
+def build_gateway(ledger: Ledger, config: Settings | None = None) -> Gateway:
+    config = config or settings()
+    provider_keys.install_log_redaction()
+    catalogue = load_catalogue(config)
+    keys = provider_keys.load(config, catalogue)
+    timing = Timing(config.provider_timeout_s, config.provider_max_retries)
+    providers: dict[str, Provider] = {
+        "demo": DemoProvider(config.demo_stream_delay_s),
+        "litellm": LitellmProvider(),
+    }
+    return Gateway(
+        ledger,
+        catalogue,
+        keys,
+        providers,
+        timing=timing,
+        limits=rate_limits(config, timing),
+        images=ImageStore(config.image_dir),
+    )

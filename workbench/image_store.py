@@ -1,0 +1,89 @@
+"""Generated images on disk under ``data/images/``: one folder per call (its hold), PNG files and
+a small ``meta.json`` saying whose they are and what was asked.
+
+The hold id names the folder because it is what the usage row and the ledger lines point at, and
+it is what an idempotent replay finds: a finished image request returns these files instead of
+calling the provider again. Who may open them is decided by the caller (owner and admins), with
+``owner`` read from the metadata.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class StoredImage:
+    path: Path
+    hold_id: int
+    index: int
+    user_id: int
+    workspace_id: int
+
+    def read(self) -> bytes:
+        return self.path.read_bytes()
+
+
+class ImageStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def _folder(self, hold_id: int) -> Path:
+        return self.root / f"{hold_id:09d}"
+
+    def save(
+        self,
+        hold_id: int,
+        images: tuple[bytes, ...],
+        *,
+        user_id: int,
+        workspace_id: int,
+        meta: dict[str, Any],
+    ) -> list[StoredImage]:
+        """Write the images, then the metadata last: a folder without ``meta.json`` is incomplete
+        and is never listed."""
+        folder = self._folder(hold_id)
+        folder.mkdir(parents=True, exist_ok=True)
+        for index, data in enumerate(images):
+            _write_atomically(folder / f"{index}.png", data)
+        record = {**meta, "user_id": user_id, "workspace_id": workspace_id, "count": len(images)}
+        _write_atomically(folder / "meta.json", json.dumps(record, indent=1).encode())
+        return self.load(hold_id)
+
+    def load(self, hold_id: int) -> list[StoredImage]:
+        folder = self._folder(hold_id)
+        try:
+            meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return []
+        return [
+            StoredImage(
+                folder / f"{index}.png", hold_id, index, meta["user_id"], meta["workspace_id"]
+            )
+            for index in range(int(meta["count"]))
+        ]
+
+    def meta(self, hold_id: int) -> dict[str, Any] | None:
+        try:
+            data: dict[str, Any] = json.loads(
+                (self._folder(hold_id) / "meta.json").read_text(encoding="utf-8")
+            )
+        except (OSError, ValueError):
+            return None
+        return data
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        Path(temporary).replace(path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,1 @@
+"""Providers: small classes that make one AI call each (``base`` says what they must do)."""
