@@ -406,11 +406,14 @@ class Ledger:
         key: str,
         ttl: timedelta | None = None,
         limits: RateLimits | None = None,
+        fingerprint: str | None = None,
     ) -> HoldOutcome:
         """Put a hold on ``amount`` credits for one call. Commit before calling any provider.
 
         With ``limits``, the user's rate limits are checked in the same transaction
         (``RateLimited``); a replay of a key already used is answered before any limit applies.
+        ``fingerprint`` stands for what the hold pays for (a digest of the prompt, say): it is
+        part of the request's identity, so reusing the key for another prompt is a conflict.
         """
         _check_id(account_id, "account id")
         _check_id(user_id, "user id")
@@ -429,6 +432,8 @@ class Ledger:
             "amount": amount,
             "ttl": ttl.total_seconds(),
         }
+        if fingerprint is not None:
+            params["fingerprint"] = fingerprint
 
         def work(conn: Connection, check: KeyCheck, now: datetime) -> HoldOutcome:
             if limits is not None:

@@ -39,7 +39,7 @@ def test_a_streamed_turn_is_charged_what_the_provider_reported(
     assert harness.available() == before - expected
 
     [row] = harness.usage_rows()
-    assert (row.status, row.model, row.provider) == ("ok", model, model.split("/")[0])
+    assert (row.status, row.model, row.provider) == ("ok", model, model.split("/", maxsplit=1)[0])
     assert (row.input_tokens, row.output_tokens, row.cached_tokens) == (1200, 400, 200)
     assert row.credits == expected and row.hold_id == turn.hold.id
     assert row.price_version_id == price.version_id

@@ -21,6 +21,7 @@ and these ``finally`` blocks must finish.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
@@ -299,7 +300,8 @@ class Gateway:
         full, limit = _check_chat(entry, messages, system, max_tokens)
         price = self._price_or_refuse(caller, entry, CHAT_FEATURE, key)
         estimate = self._chat_estimate(entry, notice, price, full, limit)
-        hold = self._reserve(caller, entry, CHAT_FEATURE, estimate.credits, key)
+        fingerprint = _fingerprint(entry.id, full, limit, temperature)
+        hold = self._reserve(caller, entry, CHAT_FEATURE, estimate.credits, key, fingerprint)
         if hold.replayed:
             return ChatTurn.answered(self._replayed_chat(hold.hold, entry, notice))
         call = ChatCall(entry, full, limit, temperature, self._options(entry, hold.hold))
@@ -353,7 +355,8 @@ class Gateway:
         price = self._price_or_refuse(caller, entry, IMAGE_FEATURE, key)
         estimate = _image_estimate(entry, notice, price, n, size, quality)
         assert estimate.size is not None and estimate.quality is not None
-        outcome = self._reserve(caller, entry, IMAGE_FEATURE, estimate.credits, key)
+        fingerprint = _fingerprint(entry.id, prompt.strip(), n, estimate.size, estimate.quality)
+        outcome = self._reserve(caller, entry, IMAGE_FEATURE, estimate.credits, key, fingerprint)
         hold = outcome.hold
         if outcome.replayed:
             row = self._finished(hold)
@@ -480,7 +483,13 @@ class Gateway:
         return price
 
     def _reserve(
-        self, caller: Caller, entry: ModelEntry, feature: str, amount: int, key: str
+        self,
+        caller: Caller,
+        entry: ModelEntry,
+        feature: str,
+        amount: int,
+        key: str,
+        fingerprint: str,
     ) -> HoldOutcome:
         self._maybe_sweep()
         try:
@@ -493,6 +502,7 @@ class Gateway:
                 key=key,
                 ttl=self.timing.hold_ttl,
                 limits=self.limits,
+                fingerprint=fingerprint,
             )
         except (InsufficientCredits, CapExceeded, RateLimited) as refusal:
             if not refusal.replayed:
@@ -875,6 +885,11 @@ def _image_estimate(
         )
     credits = max(1, image_cost(price, size, quality, n))
     return Estimate(entry, notice, credits, price.version_id, images=n, size=size, quality=quality)
+
+
+def _fingerprint(*parts: object) -> str:
+    """What a request asks for, as a digest: the same key with another prompt is a conflict."""
+    return hashlib.sha256(repr(parts).encode()).hexdigest()
 
 
 # --- failures ------------------------------------------------------------------------------------

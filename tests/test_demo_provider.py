@@ -1,0 +1,81 @@
+"""The offline demo provider: with no keys it is the only model offered, its replies are
+deterministic, labelled and built from the question (not an echo), it respects max_tokens, draws
+real PNGs, and it is billed through the ledger with a usage row like any other model."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from PIL import Image
+
+from ledger.pricing import token_cost
+from ledger.service import Ledger
+from tests.conftest import seed
+from tests.fake_providers import FakeProvider
+from tests.gateway_harness import ask, build
+from workbench import tokens
+from workbench.gateway import Caller
+from workbench.providers.demo import LABEL, draw, reply_for
+
+QUESTION = "How should I plan a vegetable garden on a small balcony?"
+
+
+def test_the_reply_is_deterministic_labelled_and_about_the_question() -> None:
+    messages = ({"role": "user", "content": QUESTION},)
+    reply = reply_for(messages)
+    assert reply == reply_for(messages)
+    assert LABEL in reply
+    assert QUESTION not in reply.replace(f"summary: {QUESTION}", "")  # not a plain echo
+    for word in ("vegetable", "garden", "balcony"):
+        assert word in reply
+    assert reply != reply_for(({"role": "user", "content": "Write a haiku about rain"},))
+
+
+def test_images_are_pngs_of_the_requested_size() -> None:
+    first, second = draw("a harbour", "256x256", 0), draw("a harbour", "256x256", 1)
+    assert Image.open(io.BytesIO(first)).size == (256, 256)
+    assert Image.open(io.BytesIO(first)).format == "PNG"
+    assert first != second and first == draw("a harbour", "256x256", 0)
+
+
+def test_with_no_keys_the_demo_is_offered_and_billed(
+    ledger: Ledger, fake_provider: FakeProvider, tmp_path: Path
+) -> None:
+    fake_provider.reset()
+    s = seed(ledger, 5_000)
+    caller = Caller(s.member_id, s.workspace_id, s.account_id)
+    h = build(ledger, fake_provider, tmp_path, caller, openai_api_key=None, anthropic_api_key=None)
+    assert [m.id for m in h.gateway.models("chat")] == ["demo/chat"]
+    assert [m.id for m in h.gateway.models("image")] == ["demo/images"]
+
+    turn = h.gateway.chat(caller, ask(QUESTION), key="demo-1", model="openai/gpt-4o-mini")
+    text = "".join(turn)
+
+    assert turn.notice is not None and "needs a key for OpenAI" in turn.notice
+    assert turn.result is not None and turn.result.status == "ok"
+    assert text == reply_for(({"role": "user", "content": QUESTION},))
+    usage = turn.result.usage
+    assert usage.output_tokens == tokens.text_tokens("demo/chat", text)
+    expected = token_cost(ledger.price("demo/chat"), usage.input_tokens, usage.output_tokens)
+    assert turn.result.credits == expected >= 1
+    [row] = h.usage_rows()
+    assert (row.provider, row.model, row.status, row.credits) == (
+        "demo",
+        "demo/chat",
+        "ok",
+        expected,
+    )
+    assert fake_provider.api_requests() == []
+
+
+def test_max_tokens_cuts_the_reply_short(
+    ledger: Ledger, fake_provider: FakeProvider, tmp_path: Path
+) -> None:
+    s = seed(ledger, 5_000)
+    caller = Caller(s.member_id, s.workspace_id, s.account_id)
+    h = build(ledger, fake_provider, tmp_path, caller)
+    turn = h.gateway.chat(caller, ask(QUESTION), key="demo-2", max_tokens=10)
+    text = "".join(turn)
+    assert 0 < tokens.text_tokens("demo/chat", text) <= 10
+    assert turn.result is not None and turn.result.usage.output_tokens <= 10
