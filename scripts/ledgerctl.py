@@ -21,7 +21,6 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import NoReturn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -31,28 +30,12 @@ from ledger import db
 from ledger.errors import LedgerError
 from ledger.schema import ENTRY_KINDS, GRANT_KINDS
 from ledger.service import Ledger
+from workbench.cli import Parser, first_line, positive_int
 from workbench.config import Settings
 from workbench.ledger_access import open_ledger
 
 DEMO_WORKSPACE = "demo"
 DEMO_CREDITS = 50_000
-
-
-class Parser(argparse.ArgumentParser):
-    """Bad arguments get one clear line (and the exit status 2), not a usage dump."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
-
-
-def positive_int(text: str) -> int:
-    try:
-        value = int(text.replace("_", "").replace(",", ""))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be greater than zero")
-    return value
 
 
 def cmd_migrate(book: Ledger, args: argparse.Namespace) -> int:
@@ -161,7 +144,7 @@ def cmd_status(book: Ledger, args: argparse.Namespace) -> int:
             f"  workspace {workspace.slug!r}: {balance.available:,} credits available, "
             f"{balance.held:,} held"
         )
-    print("The app itself arrives with the next issue; `ledgerctl --help` lists what works now.")
+    print("Try a model from the terminal: scripts/gatewayctl.py chat 'hello' (see --help).")
     return 0
 
 
@@ -225,10 +208,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"ledgerctl: error: {error.message}", file=sys.stderr)
         return 2
     except (SQLAlchemyError, ValueError, OSError) as error:
-        first_line = (
-            str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        )
-        print(f"ledgerctl: error: {first_line}", file=sys.stderr)
+        print(f"ledgerctl: error: {first_line(error)}", file=sys.stderr)
         return 2
 
 
