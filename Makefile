@@ -39,12 +39,13 @@ test: lint
 lint: $(DEV)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy --strict ledger
+	$(VENV)/bin/mypy --strict ledger workbench
 
-## bench: the ledger benchmark (add a PostgreSQL URL with BENCH_POSTGRES_URL=...)
+## bench: the ledger and gateway benchmarks (add a PostgreSQL URL with BENCH_POSTGRES_URL=...)
 bench: $(DEV)
 	$(PY) scripts/bench_ledger.py
 	@if [ -n "$$BENCH_POSTGRES_URL" ]; then $(PY) scripts/bench_ledger.py --url "$$BENCH_POSTGRES_URL"; fi
+	$(PY) scripts/bench_gateway.py
 
 clean-venv:
 	rm -rf $(VENV)

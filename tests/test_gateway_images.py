@@ -1,5 +1,5 @@
-"""Image generation through the gateway: held at n times the price, charged per image that came back,
-stored under the image folder for their owner, with one usage row in the capture."""
+"""Image generation through the gateway: held at n times the price, charged per image that came
+back, stored under the image folder for their owner, with one usage row in the capture."""
 
 from __future__ import annotations
 

@@ -25,10 +25,11 @@ import hashlib
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from ledger.errors import CapExceeded, InsufficientCredits, LedgerError, RateLimited, UnpricedModel
 from ledger.features import operation_type
@@ -626,8 +627,9 @@ class ChatTurn:
     ``result`` is set once the stream has ended, however it ended.
 
     Closing the iterator early (the person pressed stop, or the page reran) ends the call and
-    charges the prompt plus what was streamed. A turn that is never streamed should be
-    ``close()``d (its hold is released); if it is simply dropped, its hold expires.
+    charges the prompt plus what was streamed. A turn never streamed is released when it is
+    ``close()``d or garbage-collected (a rerun between reserving and streaming): failure before
+    dispatch gives everything back.
     """
 
     def __init__(
@@ -647,6 +649,12 @@ class ChatTurn:
         self._key = key
         self.result: ChatResult | None = None
         self._started = False
+        self._unsent: weakref.finalize[Any, ChatTurn] | None = None
+        if gateway is not None and caller is not None and call is not None and hold is not None:
+            # Holds only what the release needs, never the turn, or it would never be collected.
+            self._unsent = weakref.finalize(
+                self, _release_unsent, gateway, caller, call.model, hold, key
+            )
 
     @classmethod
     def answered(cls, result: ChatResult) -> ChatTurn:
@@ -663,25 +671,18 @@ class ChatTurn:
 
     def close(self) -> None:
         """Give the hold back if the turn was never streamed (failure before dispatch)."""
-        if self._started or self._gateway is None or self.hold is None:
+        if self._started:
             return
         self._started = True
-        gateway, hold, caller, call = self._gateway, self.hold, self._caller, self._call
-        assert caller is not None and call is not None
-        usage = replace(
-            gateway._usage_base(caller, call.model, hold, self._key),
-            status="error",
-            error_type="NotSent",
-            error_message="closed before it was sent",
-        )
-        gateway.ledger.release(
-            hold.id, reason="not sent: nothing charged", key=self._key, usage=usage
-        )
+        if self._unsent is not None:
+            self._unsent()
 
     def __iter__(self) -> Iterator[str]:
         if self._started:
             return
         self._started = True
+        if self._unsent is not None:
+            self._unsent.detach()
         gateway, call, hold, caller = self._gateway, self._call, self.hold, self._caller
         assert gateway is not None and call is not None and hold is not None and caller is not None
         report = ChatReport()
@@ -804,6 +805,23 @@ class ChatTurn:
             if outcome == "cancelled"
             else None,
         )
+
+
+def _release_unsent(
+    gateway: Gateway, caller: Caller, model: ModelEntry, hold: Hold, key: str
+) -> None:
+    """A reserved turn that was never streamed: release it (runs at most once, from ``close`` or
+    when the turn is collected, so it must not raise)."""
+    usage = replace(
+        gateway._usage_base(caller, model, hold, key),
+        status="error",
+        error_type="NotSent",
+        error_message="closed before it was sent",
+    )
+    try:
+        gateway.ledger.release(hold.id, reason="not sent: nothing charged", key=key, usage=usage)
+    except Exception:
+        log.exception("could not release unsent hold %s; it will expire instead", hold.id)
 
 
 # --- request checks ------------------------------------------------------------------------------

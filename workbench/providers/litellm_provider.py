@@ -14,6 +14,7 @@ from typing import Any
 import litellm
 from litellm.cost_calculator import default_image_cost_calculator
 from litellm.exceptions import Timeout as LitellmTimeout
+from litellm.types.router import RetryPolicy
 
 from workbench.provider_keys import redactor
 from workbench.providers.base import (
@@ -42,15 +43,29 @@ def _connection(options: CallOptions, litellm_model: str) -> dict[str, Any]:
 
 
 def _retries(litellm_model: str, options: CallOptions) -> dict[str, Any]:
-    """litellm's retry setting that really retries for this provider: attempts = 1 + retries.
+    """litellm's retry setting that really retries for this provider: attempts = 1 + retries,
+    only for failures worth another attempt (429, 5xx, timeouts, a dropped connection).
 
-    For OpenAI and compatible servers it is the SDK's ``max_retries`` (retries 408, 409, 429,
-    5xx and timeouts, honouring retry-after). litellm's Anthropic client ignores that, so there
-    ``num_retries`` runs litellm's own retry loop (tenacity), with exponential backoff.
+    For OpenAI and compatible servers that is the SDK's ``max_retries`` (408, 409, 429, 5xx and
+    timeouts, honouring retry-after). litellm's Anthropic client ignores it, so there litellm's own
+    retry loop runs, with a ``retry_policy`` that gives client errors (400, 401, 404, content
+    policy) no second attempt.
     """
-    if litellm_model.startswith("anthropic/"):
-        return {"num_retries": options.max_retries, "retry_strategy": "exponential_backoff_retry"}
-    return {"max_retries": options.max_retries}
+    if not litellm_model.startswith("anthropic/"):
+        return {"max_retries": options.max_retries}
+    again = options.max_retries
+    policy = RetryPolicy(
+        TimeoutErrorRetries=again,
+        RateLimitErrorRetries=again,
+        InternalServerErrorRetries=again,
+        ServiceUnavailableErrorRetries=again,
+        DefaultRetries=again,
+        BadRequestErrorRetries=0,
+        AuthenticationErrorRetries=0,
+        ContentPolicyViolationErrorRetries=0,
+        NotFoundErrorRetries=0,
+    )
+    return {"retry_policy": policy, "retry_strategy": "exponential_backoff_retry"}
 
 
 def provider_error(exc: BaseException) -> ProviderError:
