@@ -66,7 +66,8 @@ def enforce(conn: Connection, user_id: int, limits: RateLimits, now: datetime) -
             wait = (oldest + MINUTE - now).total_seconds() if oldest else MINUTE.total_seconds()
             retry = max(1, math.ceil(wait))
             raise RateLimited(
-                f"rate limit: at most {limits.per_minute} requests a minute; "
+                f"rate limit: at most {limits.per_minute} request"
+                f"{'s' if limits.per_minute != 1 else ''} a minute; "
                 f"try again in {retry} s",
                 limit="per_minute",
                 retry_after_s=retry,
@@ -76,8 +77,9 @@ def enforce(conn: Connection, user_id: int, limits: RateLimits, now: datetime) -
         running = conn.execute(_IN_FLIGHT, {"user_id": user_id, "since": since}).scalar_one()
         if running >= limits.concurrent:
             raise RateLimited(
-                f"rate limit: at most {limits.concurrent} requests at once; wait for one to "
-                f"finish (try again in {CONCURRENCY_RETRY_HINT_S} s)",
+                f"rate limit: at most {limits.concurrent} request"
+                f"{'s' if limits.concurrent != 1 else ''} at once; wait for one to finish "
+                f"(try again in {CONCURRENCY_RETRY_HINT_S} s)",
                 limit="concurrent",
                 retry_after_s=CONCURRENCY_RETRY_HINT_S,
             )

@@ -34,6 +34,7 @@ from typing import Any, Literal
 from ledger.errors import CapExceeded, InsufficientCredits, LedgerError, RateLimited, UnpricedModel
 from ledger.features import operation_type
 from ledger.holds import Hold
+from ledger.idempotency import check_key
 from ledger.pricing import Price, chat_estimate, image_cost, token_cost
 from ledger.ratelimits import RateLimits
 from ledger.service import HoldOutcome, Ledger
@@ -293,10 +294,15 @@ class Gateway:
         answered right now. A key already answered returns a turn whose ``result`` says so and
         which streams nothing.
         """
-        if temperature is not None and not (
-            isinstance(temperature, int | float) and 0 <= temperature <= 2
+        check_key(key)
+        if temperature is not None and (
+            isinstance(temperature, bool)
+            or not isinstance(temperature, int | float)
+            or not 0 <= temperature <= 2
         ):
-            raise InvalidRequest(f"temperature must be between 0 and 2, got {temperature!r:.20}")
+            raise InvalidRequest(
+                f"The temperature must be a number from 0 to 2; got {temperature!r:.20}."
+            )
         entry, notice = self._resolve(model, "chat", fallback)
         full, limit = _check_chat(entry, messages, system, max_tokens)
         price = self._price_or_refuse(caller, entry, CHAT_FEATURE, key)
@@ -345,6 +351,7 @@ class Gateway:
         Raises like ``chat`` before the call, and ``ProviderFailed`` (after settling) when the
         provider fails. A key already answered returns its stored images without a call.
         """
+        check_key(key)
         if not isinstance(prompt, str) or not prompt.strip():
             raise InvalidRequest("Describe the image first: the prompt is empty.")
         if len(prompt) > MAX_IMAGE_PROMPT_CHARS:
@@ -829,16 +836,21 @@ def _release_unsent(
 
 def _check_chat(
     entry: ModelEntry,
-    messages: Sequence[Message],
+    messages: object,  # checked here: callers pass what a page or a script gave them
     system: str | None,
     max_tokens: int | None,
 ) -> tuple[tuple[Message, ...], int]:
     """The messages to send (system prompt first) and the reply limit, or ``InvalidRequest``."""
-    if not isinstance(messages, Sequence) or not messages:
+    if isinstance(messages, str | bytes) or not isinstance(messages, Sequence) or not messages:
         raise InvalidRequest("Type a message first: there is nothing to send.")
     checked: list[Message] = []
     total = 0
     for message in messages:
+        if not isinstance(message, Mapping):
+            raise InvalidRequest(
+                "Each message needs a role (user or assistant) and text content; got "
+                f"{type(message).__name__} {str(message)[:20]!r}."
+            )
         role, content = message.get("role"), message.get("content")
         if role not in ("user", "assistant") or not isinstance(content, str):
             raise InvalidRequest(
@@ -847,7 +859,9 @@ def _check_chat(
             )
         total += len(content)
         checked.append({"role": role, "content": content})
-    if checked[-1]["role"] != "user" or not checked[-1]["content"].strip():
+    if checked[-1]["role"] != "user":
+        raise InvalidRequest("The conversation must end with your message, not the model's.")
+    if not checked[-1]["content"].strip():
         raise InvalidRequest("Type a message first: the last message is empty.")
     if system is not None:
         if not isinstance(system, str):

@@ -128,10 +128,14 @@ class Catalogue:
         if not entry.enabled:
             return f"{entry.name} is switched off by an admin"
         if entry.kind != kind:
-            return f"{entry.name} is an {entry.kind} model, not a {kind} model"
+            return f"{entry.name} is {_a(entry.kind)} model, not {_a(kind)} model"
         if entry.provider not in available:
             return f"{entry.name} needs a key for {PROVIDER_NAMES[entry.provider]}, and none is set"
         return None
+
+
+def _a(kind: str) -> str:
+    return f"an {kind}" if kind[0] in "aeiou" else f"a {kind}"
 
 
 def load(path: Path) -> Catalogue:
