@@ -30,6 +30,11 @@ from workbench.providers.base import (
 # No "give feedback" banners on stdout, no debug dumps of requests (they would carry headers).
 litellm.suppress_debug_info = True
 litellm.telemetry = False
+# litellm hands every streamed chunk to a thread pool for its success callbacks and response
+# cache; the workbench uses neither (its usage row is the log). Those threads were still running
+# when the stream ended and made the capture wait for the GIL: about 2 ms a turn, measured by
+# scripts/bench_gateway.py. The end-of-response logging still runs.
+litellm.disable_streaming_logging = True
 
 
 def _connection(options: CallOptions, litellm_model: str) -> dict[str, Any]:
