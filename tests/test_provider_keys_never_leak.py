@@ -46,10 +46,7 @@ def test_a_key_echoed_in_an_error_is_redacted_everywhere(
     caplog.set_level(logging.DEBUG)
     for name in ("LiteLLM", "litellm", "httpx", "openai", "anthropic"):
         logging.getLogger(name).setLevel(logging.DEBUG)
-    # litellm's Anthropic retry loop re-sends even a 401 (1 + max_retries attempts); the OpenAI
-    # SDK does not retry it.
-    attempts = 1 + harness.settings.provider_max_retries if api == "anthropic" else 1
-    harness.fake.program(*[error(401, body=_echoing_401(key, api))] * attempts)
+    harness.fake.program(error(401, body=_echoing_401(key, api)))  # a 401 is not retried
 
     turn = harness.gateway.chat(harness.caller, ask("hello"), key="k1", model=model)
     with pytest.raises(ProviderFailed) as failed:
