@@ -155,15 +155,17 @@ def read_only_connection(engine: Engine) -> Iterator[Connection]:
 _MIGRATION_LOCK = 0x5745_4C44  # "WELD": workbench ledger
 
 
-def alembic_config(connection: Connection | None = None) -> Config:
+def alembic_config(connection: Connection | None = None, location: Path = MIGRATIONS) -> Config:
+    """Alembic's configuration for the migrations in ``location`` (the ledger's by default; the
+    app keeps its own tables' migrations beside it, with their own version table)."""
     config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("script_location", str(location))
     if connection is not None:
         config.attributes["connection"] = connection
     return config
 
 
-def migrate(engine: Engine, revision: str = "head") -> None:
+def migrate(engine: Engine, revision: str = "head", location: Path = MIGRATIONS) -> None:
     """Bring the schema to ``revision``: an existing database is upgraded, never recreated.
 
     All pending migrations run in one write transaction (SQLite and PostgreSQL both have
@@ -171,21 +173,21 @@ def migrate(engine: Engine, revision: str = "head") -> None:
     once take turns: BEGIN IMMEDIATE on SQLite, an advisory lock on PostgreSQL; the later ones find
     the schema at head and do nothing.
     """
-    _run_migrations(engine, lambda config: command.upgrade(config, revision))
+    _run_migrations(engine, lambda config: command.upgrade(config, revision), location)
 
 
-def migrate_down(engine: Engine, revision: str) -> None:
+def migrate_down(engine: Engine, revision: str, location: Path = MIGRATIONS) -> None:
     """Undo migrations down to ``revision`` (``"base"`` empties the schema)."""
-    _run_migrations(engine, lambda config: command.downgrade(config, revision))
+    _run_migrations(engine, lambda config: command.downgrade(config, revision), location)
 
 
-def _run_migrations(engine: Engine, run: Callable[[Config], None]) -> None:
+def _run_migrations(engine: Engine, run: Callable[[Config], None], location: Path) -> None:
     with write_transaction(engine) as connection:
         if connection.dialect.name == "postgresql":
             connection.execute(
                 sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK}
             )
-        run(alembic_config(connection))
+        run(alembic_config(connection, location))
 
 
 def current_revision(engine: Engine) -> str | None:

@@ -182,3 +182,26 @@ def membership(conn: Connection, workspace_id: int, user_id: int) -> Membership 
     if row is None:
         return None
     return Membership(row.workspace_id, row.user_id, row.role, row.monthly_cap)
+
+
+def memberships_of(conn: Connection, user_id: int) -> list[tuple[Workspace, Membership]]:
+    """A user's workspaces with their role in each, by workspace slug (sign-in, navigation)."""
+    query = (
+        sa.select(
+            workspaces,
+            accounts.c.id.label("account_id"),
+            memberships.c.role,
+            memberships.c.monthly_cap,
+        )
+        .join(accounts, accounts.c.workspace_id == workspaces.c.id)
+        .join(memberships, memberships.c.workspace_id == workspaces.c.id)
+        .where(accounts.c.name == "main", memberships.c.user_id == user_id)
+        .order_by(workspaces.c.slug)
+    )
+    return [
+        (
+            Workspace(row.id, row.slug, row.name, row.account_id),
+            Membership(row.id, user_id, row.role, row.monthly_cap),
+        )
+        for row in conn.execute(query)
+    ]

@@ -298,6 +298,12 @@ class Ledger:
     def user(self, username: str) -> User:
         return self._read(lambda conn: owners.user_by_name(conn, username))
 
+    def memberships_of(self, user_id: int) -> list[tuple[Workspace, Membership]]:
+        return self._read(lambda conn: owners.memberships_of(conn, user_id))
+
+    def user_by_id(self, user_id: int) -> User:
+        return self._read(lambda conn: owners.user_by_id(conn, user_id))
+
     def membership(self, workspace_id: int, user_id: int) -> Membership | None:
         return self._read(lambda conn: owners.membership(conn, workspace_id, user_id))
 

@@ -43,8 +43,18 @@ class Settings(BaseSettings):
     sqlite_synchronous: Literal["OFF", "NORMAL", "FULL", "EXTRA"] = "NORMAL"
     sqlite_busy_timeout_s: float = Field(default=30.0, gt=0)
 
+    # --- sign-in ----------------------------------------------------------------------------
+    auth_mode: Literal["local", "oidc", "proxy"] = Field(
+        default="local",
+        description="local: username and password; oidc: st.login with [auth] in secrets; "
+        "proxy: a user header set by a trusted reverse proxy",
+    )
+    proxy_user_header: str = "X-Forwarded-User"
+    balance_refresh_s: float = Field(default=5.0, gt=0, le=600)
+
     # --- AI providers -----------------------------------------------------------------------
     model_catalogue: Path = Field(default=DATA / "models.toml")
+    credit_packs: Path = Field(default=DATA / "credit_packs.toml")
     default_chat_model: str | None = Field(
         default=None, description="catalogue id; unset means the catalogue's own default"
     )

@@ -1,0 +1,133 @@
+"""Chat: conversations on the left, the selected one on the right, replies streamed."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import streamlit as st
+
+from ledger.errors import LedgerError
+from workbench.cached_reads import conversation_list, conversations_changed
+from workbench.chat_flow import as_messages, new_submission, stream_and_save
+from workbench.chrome import flash, page_header
+from workbench.errors import GatewayError
+from workbench.gateway import Caller
+from workbench.page_registry import spec
+from workbench.plain_errors import explain
+from workbench.session import services
+
+svc = services()
+who = st.session_state["who"]
+caller = Caller(who.user.id, who.workspace.id, who.workspace.account_id)
+store = svc.conversations
+page_header(spec("chat"))
+
+conversations = conversation_list(who.user.id, who.workspace.id)
+selected = st.session_state.get("conversation_id")
+if selected not in {c.id for c in conversations}:
+    selected = None
+
+left, main = st.columns([1, 3], gap="large")
+with left:
+    if st.button("New conversation", icon=":material/add:", use_container_width=True):
+        st.session_state["conversation_id"] = None
+        st.rerun()
+    for conversation in conversations:
+        chosen = conversation.id == selected
+        if st.button(
+            conversation.title,
+            key=f"open-{conversation.id}",
+            use_container_width=True,
+            type="primary" if chosen else "secondary",
+        ):
+            st.session_state["conversation_id"] = conversation.id
+            st.rerun()
+    if selected is not None:
+        current = next(c for c in conversations if c.id == selected)
+        with st.expander("Rename or delete"):
+            title = st.text_input("Title", value=current.title, key=f"title-{selected}")
+            if st.button("Rename", key="rename") and title.strip():
+                store.rename(who.user.id, selected, title)
+                conversations_changed(who.user.id, who.workspace.id)
+                flash("Conversation renamed.")
+                st.rerun()
+            if st.button("Delete conversation", key="delete", type="secondary"):
+                store.delete(who.user.id, selected)
+                conversations_changed(who.user.id, who.workspace.id)
+                st.session_state["conversation_id"] = None
+                flash("Conversation deleted.")
+                st.rerun()
+
+with main:
+    models = svc.gateway.models("chat")
+    names = {m.id: m.name for m in models}
+    model = st.selectbox(
+        "Model",
+        list(names),
+        format_func=names.__getitem__,
+        key="chat_model",
+        help="Only models on the workbench's allowlist with a configured provider are offered.",
+    )
+    system = st.text_area(
+        "System prompt (optional)",
+        key="system_prompt",
+        height=68,
+        placeholder="e.g. Answer briefly, in British English.",
+    )
+    history = store.messages(who.user.id, selected) if selected is not None else []
+    for message in history:
+        with st.chat_message(message.role):
+            st.markdown(message.content)
+            if message.role == "assistant" and message.credits is not None:
+                note = "" if message.status == "ok" else f" · {message.status}"
+                st.caption(f"{message.credits:,} credits{note}")
+
+    try:
+        estimate = svc.gateway.estimate_chat(as_messages(history, "…"), model=model, system=system)
+        st.caption(f"Next message: about {estimate.credits:,} credits held while it is answered.")
+    except (LedgerError, GatewayError) as error:
+        st.caption(explain(error))
+
+    prompt = st.chat_input("Message", submit_mode="stop", key="chat_prompt")
+    if prompt:
+        st.session_state["submission"] = new_submission(prompt, selected, model)
+    submission = st.session_state.get("submission")
+    if submission is not None:
+        with st.chat_message("user"):
+            st.markdown(submission.text)
+        try:
+            turn = svc.gateway.chat(
+                caller,
+                as_messages(history, submission.text),
+                key=submission.key,
+                model=submission.model,
+                system=system or None,
+            )
+        except (LedgerError, GatewayError) as error:
+            st.session_state.pop("submission", None)
+            st.error(explain(error))
+            st.caption("Your message was not sent; it is here to copy:")
+            st.code(submission.text, language=None)
+            st.stop()
+        if turn.notice:
+            st.info(turn.notice)
+        conversation_id = submission.conversation_id
+        if conversation_id is None:
+            conversation_id = store.create(
+                who.user.id, who.workspace.id, submission.text, model, system
+            ).id
+            st.session_state["conversation_id"] = conversation_id
+            # A rerun before this submission is answered must not start another conversation.
+            st.session_state["submission"] = replace(submission, conversation_id=conversation_id)
+        if turn.result is None or not turn.result.replayed:
+            store.add_message(who.user.id, conversation_id, "user", submission.text)
+        with st.chat_message("assistant"):
+            try:
+                st.write_stream(stream_and_save(turn, store, who.user.id, conversation_id))
+            except GatewayError as error:
+                st.error(explain(error))
+        st.session_state.pop("submission", None)
+        conversations_changed(who.user.id, who.workspace.id)
+        if turn.result is not None and not turn.result.replayed:
+            flash(f"{turn.result.credits:,} credits charged for that reply.")
+        st.rerun()

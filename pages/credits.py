@@ -1,0 +1,68 @@
+"""My credits: the balance, my cap, the ledger's lines, and the packs on offer."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from ledger.schema import ENTRY_KINDS
+from workbench.cached_reads import credit_packs
+from workbench.chrome import page_header
+from workbench.page_registry import spec
+from workbench.session import services
+
+PAGE_SIZE = 25
+
+svc = services()
+who = st.session_state["who"]
+account_id = who.workspace.account_id
+page_header(spec("credits"))
+
+balance = svc.ledger.balance(account_id)
+spent = svc.ledger.month_spend(account_id, who.user.id)
+cap = who.membership.monthly_cap
+available, held, cap_column = st.columns(3)
+available.metric("Available", f"{balance.available:,}")
+held.metric("Held for calls in progress", f"{balance.held:,}")
+cap_column.metric(
+    "My spending this month",
+    f"{spent:,}" + (f" of {cap:,}" if cap is not None else ""),
+    help="Your monthly cap in this workspace (set by an admin)" if cap else "No cap set",
+)
+if cap:
+    st.progress(min(1.0, spent / cap), text=f"{spent / cap:.0%} of your monthly cap used")
+
+st.subheader("History")
+kinds = st.multiselect("Kinds", ENTRY_KINDS, key="history_kinds", placeholder="All kinds")
+pages: list[int | None] = st.session_state.setdefault("history_pages", [None])
+lines = svc.ledger.history(account_id, kinds=kinds or None, before_id=pages[-1], limit=PAGE_SIZE)
+if lines:
+    frame = pd.DataFrame(
+        {
+            "when (UTC)": [line.created_at.strftime("%Y-%m-%d %H:%M:%S") for line in lines],
+            "kind": [line.kind for line in lines],
+            "credits": [line.balance_delta for line in lines],
+            "held": [line.held_delta for line in lines],
+            "hold": [line.hold_id for line in lines],
+            "reason": [line.reason or "" for line in lines],
+        }
+    )
+    st.dataframe(frame, hide_index=True, use_container_width=True)
+else:
+    st.caption("No ledger lines match.")
+newer, older = st.columns(2)
+if len(pages) > 1 and newer.button("Newer", key="newer"):
+    pages.pop()
+    st.rerun()
+if len(lines) == PAGE_SIZE and older.button("Older", key="older"):
+    pages.append(lines[-1].id)
+    st.rerun()
+
+st.subheader("Credit packs")
+for pack in credit_packs():
+    note = f" · {pack.note}" if pack.note else ""
+    st.markdown(f"**{pack.name}**: {pack.credits:,} credits for US${pack.price_usd}{note}")
+st.info(
+    "Buying packs online arrives with Stripe billing. Until then, ask a workspace admin for "
+    "credits (they can grant them with `scripts/ledgerctl.py grant`)."
+)

@@ -1,0 +1,79 @@
+"""Images: describe, pick a model, size, quality and count, see the estimate, generate."""
+
+from __future__ import annotations
+
+import uuid
+
+import streamlit as st
+
+from ledger.errors import LedgerError
+from workbench.cached_reads import image_options
+from workbench.chrome import flash, page_header
+from workbench.errors import GatewayError
+from workbench.gateway import Caller
+from workbench.image_gallery import gallery
+from workbench.page_registry import spec
+from workbench.plain_errors import explain
+from workbench.session import services
+
+svc = services()
+who = st.session_state["who"]
+caller = Caller(who.user.id, who.workspace.id, who.workspace.account_id)
+page_header(spec("images"))
+
+models = {m.id: m for m in svc.gateway.models("image")}
+model = st.selectbox("Model", list(models), format_func=lambda m: models[m].name, key="img_model")
+options = image_options(model)
+size_column, quality_column, count_column = st.columns(3)
+size = size_column.selectbox("Size", list(options), key=f"size-{model}")
+quality = quality_column.selectbox("Quality", options[size], key=f"quality-{model}-{size}")
+count = count_column.number_input(
+    "How many", min_value=1, max_value=models[model].max_images, value=1, key=f"n-{model}"
+)
+prompt = st.text_area("Describe the image", key="img_prompt", max_chars=4000)
+try:
+    estimate = svc.gateway.estimate_images(model=model, n=int(count), size=size, quality=quality)
+    st.caption(f"About {estimate.credits:,} credits ({count} × {size} {quality}).")
+except (LedgerError, GatewayError) as error:
+    st.caption(explain(error))
+
+if st.button("Generate", type="primary", icon=":material/brush:", key="generate"):
+    # One key per click, kept until it is answered: a rerun in between is not a second charge.
+    st.session_state.setdefault("image_key", f"img-{uuid.uuid4().hex}")
+    with st.status("Generating…", expanded=False) as status:
+        try:
+            result = svc.gateway.generate_images(
+                caller,
+                prompt,
+                key=st.session_state["image_key"],
+                model=model,
+                n=int(count),
+                size=size,
+                quality=quality,
+            )
+        except (LedgerError, GatewayError) as error:
+            status.update(label="Not generated", state="error")
+            st.session_state.pop("image_key", None)
+            st.error(explain(error))
+            st.stop()
+        status.update(label="Done", state="complete")
+    st.session_state.pop("image_key", None)
+    flash(result.message or f"{len(result.images)} image(s) for {result.credits:,} credits.")
+    st.rerun()
+
+st.subheader("Your images")
+shown = gallery(svc, who)
+if not shown:
+    st.caption("Nothing yet: your images will appear here.")
+for meta, images in shown:
+    st.markdown(f"**{meta.get('prompt', '')}** · {meta.get('model', '')} · {meta.get('size', '')}")
+    columns = st.columns(4)
+    for column, image in zip(columns, images, strict=False):
+        column.image(image.read(), use_container_width=True)
+        column.download_button(
+            "Download",
+            image.read(),
+            file_name=f"image-{image.hold_id}-{image.index + 1}.png",
+            mime="image/png",
+            key=f"dl-{image.hold_id}-{image.index}",
+        )

@@ -1,0 +1,80 @@
+"""The app's own tables (not money): local sign-in, and chat conversations with their messages.
+
+They live in the ledger's database, beside its tables, with their own Alembic history
+(``workbench/app_migrations``, version table ``workbench_alembic_version``) so the ledger stays a
+library that knows nothing of the app. They reference the ledger's ``users`` and ``workspaces``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from ledger import db
+from ledger.schema import UTCDateTime
+from ledger.schema import metadata as ledger_metadata
+
+metadata = sa.MetaData(naming_convention=ledger_metadata.naming_convention)
+# The ledger's tables these reference, copied in so foreign keys resolve (not created here).
+LEDGER_TABLES = ("users", "workspaces")
+for _name in LEDGER_TABLES:
+    ledger_metadata.tables[_name].to_metadata(metadata)
+APP_TABLES = ("local_logins", "conversations", "messages")
+
+local_logins = sa.Table(
+    "local_logins",
+    metadata,
+    sa.Column(
+        "user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    ),
+    # "scrypt$n$r$p$salt$hash": a standard slow KDF (hashlib.scrypt), parameters kept per row.
+    sa.Column("password_hash", sa.String(300), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+conversations = sa.Table(
+    "conversations",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("workspace_id", sa.Integer, sa.ForeignKey("workspaces.id"), nullable=False),
+    sa.Column("title", sa.String(200), nullable=False),
+    sa.Column("model", sa.String(200), nullable=True),
+    sa.Column("system_prompt", sa.Text, nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    # The sidebar list: one user's conversations, most recent first.
+    sa.Index(None, "user_id", "updated_at"),
+)
+
+messages = sa.Table(
+    "messages",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column(
+        "conversation_id",
+        sa.Integer,
+        sa.ForeignKey("conversations.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("content", sa.Text, nullable=False),
+    sa.Column("model", sa.String(200), nullable=True),
+    # The hold that paid for an assistant message (the usage row says what it cost).
+    sa.Column("hold_id", sa.Integer, nullable=True),
+    sa.Column("status", sa.String(16), nullable=True),
+    sa.Column("credits", sa.BigInteger, nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.CheckConstraint("role IN ('user', 'assistant')", name="role"),
+    sa.Index(None, "conversation_id", "id"),
+)
+
+MIGRATIONS = Path(__file__).with_name("app_migrations")
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the app's tables to head (after the ledger's: they reference its tables)."""
+    db.migrate(engine, location=MIGRATIONS)

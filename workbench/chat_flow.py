@@ -1,0 +1,61 @@
+"""The chat page's plain logic: one submission at a time, each with its own idempotency key,
+and the reply saved to the conversation however its stream ends."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from workbench.conversations import Conversations, Message
+from workbench.gateway import ChatTurn
+
+
+@dataclass(frozen=True)
+class Submission:
+    """What the person sent, kept in session state until it is answered, so a rerun in between
+    repeats the same request (same key: never charged twice) instead of a new one."""
+
+    key: str
+    text: str
+    conversation_id: int | None
+    model: str | None
+
+
+def new_submission(text: str, conversation_id: int | None, model: str | None) -> Submission:
+    return Submission(f"chat-{uuid.uuid4().hex}", text, conversation_id, model)
+
+
+def as_messages(history: list[Message], text: str) -> list[dict[str, str]]:
+    turns = [{"role": m.role, "content": m.content} for m in history if m.content]
+    return [*turns, {"role": "user", "content": text}]
+
+
+def stream_and_save(
+    turn: ChatTurn, store: Conversations, user_id: int, conversation_id: int
+) -> Iterator[str]:
+    """Yield the reply; in ``finally`` (no Streamlit calls: a rerun may be unwinding) save what
+    arrived, with its status and cost, to the conversation."""
+    pieces: list[str] = []
+    stream = iter(turn)
+    try:
+        for piece in stream:
+            pieces.append(piece)
+            yield piece
+    finally:
+        close = getattr(stream, "close", None)
+        if close is not None:
+            close()  # settles the turn now (stop pressed), before its result is read
+        result = turn.result
+        text = "".join(pieces) or (result.text if result else "")
+        if result is not None and not result.replayed:
+            store.add_message(
+                user_id,
+                conversation_id,
+                "assistant",
+                text,
+                model=result.model.id,
+                hold_id=result.hold_id,
+                status=result.status,
+                credits=result.credits,
+            )

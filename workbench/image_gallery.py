@@ -1,0 +1,33 @@
+"""A person's past images, for the Images page: only their own (admins: the workspace's)."""
+
+from __future__ import annotations
+
+from workbench.image_store import StoredImage
+from workbench.services import Services
+from workbench.session import SignedIn
+
+
+def gallery(
+    svc: Services, who: SignedIn, limit: int = 24
+) -> list[tuple[dict[str, object], list[StoredImage]]]:
+    """Newest first: (what was asked, the images) per call that returned images."""
+    rows = svc.ledger.recent_usage(
+        user_id=None if who.is_admin else who.user.id, workspace_id=who.workspace.id, limit=500
+    )
+    found: list[tuple[dict[str, object], list[StoredImage]]] = []
+    for row in rows:
+        if not row.images or row.hold_id is None:
+            continue
+        images = [image for image in svc.gateway.images.load(row.hold_id) if may_open(who, image)]
+        if images:
+            found.append((svc.gateway.images.meta(row.hold_id) or {}, images))
+        if len(found) >= limit:
+            break
+    return found
+
+
+def may_open(who: SignedIn, image: StoredImage) -> bool:
+    """The owner, or an admin of the workspace the image was made in."""
+    if image.user_id == who.user.id:
+        return True
+    return who.is_admin and image.workspace_id == who.workspace.id

@@ -1,0 +1,75 @@
+"""The script Streamlit runs for every session and every rerun: a thin router.
+
+Sign-in first; then navigation built from the signed-in person's role on every run, so a page
+they may not see is not in it at all (and a URL typed by hand lands on the default page). Pages
+live in the top-level ``pages/``, away from this script, so Streamlit's legacy folder router never
+serves them unfiltered.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # `streamlit run` puts only this script's folder on the path
+    sys.path.insert(0, str(ROOT))
+
+import streamlit as st  # noqa: E402
+
+from workbench.chrome import sidebar  # noqa: E402
+from workbench.page_registry import PAGES_DIR, visible_to  # noqa: E402
+from workbench.session import NoWorkspace, current, services, sign_in_local  # noqa: E402
+
+st.set_page_config(page_title="Workbench", page_icon=":material/bolt:", layout="wide")
+svc = services()
+
+
+def sign_in_page() -> None:
+    st.title("Sign in to the workbench")
+    mode = svc.config.auth_mode
+    if mode == "oidc":
+        st.button("Sign in with your company account", on_click=st.login, type="primary")
+    elif mode == "proxy":
+        st.error(
+            "Your sign-in did not reach the workbench (no user header from the proxy). "
+            "Ask the team that runs it."
+        )
+    else:
+        with st.form("sign_in"):
+            username = st.text_input("Username", autocomplete="username")
+            password = st.text_input("Password", type="password", autocomplete="current-password")
+            submitted = st.form_submit_button("Sign in", type="primary")
+        if submitted:
+            if sign_in_local(svc, username, password):
+                st.rerun()
+            st.error("That username and password do not match.")
+
+
+try:
+    who = current(svc)
+except NoWorkspace as missing:
+    st.warning(f"You are signed in as {missing}, but not a member of any workspace yet.")
+    st.stop()
+
+if who is None:
+    st.navigation(
+        [st.Page(sign_in_page, title="Sign in", url_path="sign_in")], position="hidden"
+    ).run()
+    st.stop()
+
+sections: dict[str, list[st.Page]] = {}
+for page in visible_to(who.is_admin):
+    sections.setdefault(page.section, []).append(
+        st.Page(
+            PAGES_DIR / page.file,
+            title=page.title,
+            icon=page.icon,
+            url_path=page.url_path,
+            default=page.default,
+        )
+    )
+navigation = st.navigation(sections)
+st.session_state["who"] = who
+sidebar(svc, who)
+navigation.run()

@@ -1,0 +1,113 @@
+"""Who is signed in, in which workspace: the three sign-in modes, on the Streamlit side.
+
+- ``local``: a username and password form; the signed-in user id lives in this browser session's
+  state (a reload asks again).
+- ``oidc``: Streamlit's ``st.login`` with an ``[auth]`` section in secrets; a person is matched to
+  a user by email, then by username.
+- ``proxy``: the user name a trusted reverse proxy puts in a header. Honoured only in this mode:
+  in any other mode the header is ignored, so it cannot be forged past the sign-in.
+
+In every mode the person must already be a user and a member of a workspace (admins add them).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import streamlit as st
+
+from ledger.errors import UnknownUser
+from ledger.owners import Membership, User, Workspace
+from workbench.config import settings
+from workbench.services import Services, announce_first_admin, open_services
+
+log = logging.getLogger("workbench.session")
+
+USER_KEY = "signed_in_user_id"
+WORKSPACE_KEY = "workspace_id"
+
+
+@st.cache_resource(show_spinner="Opening the workbench…")
+def services() -> Services:
+    """One per process: the engine and gateway are thread-safe and shared by every session."""
+    opened = open_services(settings())
+    announce_first_admin(opened)
+    return opened
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    user: User
+    workspace: Workspace
+    membership: Membership
+    workspaces: tuple[Workspace, ...]
+
+    @property
+    def is_admin(self) -> bool:
+        return self.membership.role == "admin"
+
+
+class NoWorkspace(Exception):
+    """Signed in, but a member of no workspace: nothing to show until an admin adds them."""
+
+
+def _identified_user(svc: Services) -> User | None:
+    mode = svc.config.auth_mode
+    try:
+        if mode == "local":
+            user_id = st.session_state.get(USER_KEY)
+            return svc.ledger.user_by_id(int(user_id)) if user_id else None
+        if mode == "proxy":
+            name = st.context.headers.get(svc.config.proxy_user_header)
+            return svc.ledger.user(name.strip()) if name else None
+        if not st.user.is_logged_in:
+            return None
+        for claim in ("email", "preferred_username", "name"):
+            value = st.user.get(claim)
+            if value:
+                try:
+                    return svc.ledger.user(str(value))
+                except UnknownUser:
+                    continue
+        return None
+    except UnknownUser:
+        return None
+
+
+def current(svc: Services) -> SignedIn | None:
+    """The signed-in person in their chosen workspace, read afresh on every run (a role taken
+    away takes effect at the next click)."""
+    user = _identified_user(svc)
+    if user is None:
+        return None
+    rows = svc.ledger.memberships_of(user.id)
+    if not rows:
+        raise NoWorkspace(user.username)
+    chosen = st.session_state.get(WORKSPACE_KEY)
+    workspace, membership = next(((w, m) for w, m in rows if w.id == chosen), rows[0])
+    return SignedIn(user, workspace, membership, tuple(w for w, _ in rows))
+
+
+def sign_in_local(svc: Services, username: str, password: str) -> bool:
+    user = svc.logins.check(svc.ledger, username, password)
+    if user is None:
+        log.info("failed local sign-in for %r", username[:64])
+        return False
+    st.session_state[USER_KEY] = user.id
+    log.info("signed in: %s", user.username)
+    return True
+
+
+def sign_out(svc: Services) -> None:
+    for key in (USER_KEY, WORKSPACE_KEY):
+        st.session_state.pop(key, None)
+    if svc.config.auth_mode == "oidc":
+        st.logout()
+
+
+def require_admin(who: SignedIn) -> None:
+    """The server-side check every admin-only page and action makes, whatever the menu shows."""
+    if not who.is_admin:
+        st.error("This page is for workspace admins.")
+        st.stop()
