@@ -24,11 +24,16 @@ $(DEV): requirements.txt requirements-dev.txt | $(PY)
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	@touch $@ $(RUNTIME)
 
-## run: prepare the embedded database (migrate, seed a demo workspace once) and show the ledger
+PORT ?= 8501
+
+## run: prepare the embedded database (migrate, seed a demo workspace once) and start the app
 run: $(RUNTIME)
 	$(PY) scripts/ledgerctl.py migrate
 	$(PY) scripts/ledgerctl.py seed --if-empty
 	$(PY) scripts/ledgerctl.py status
+	@echo "Starting the workbench on http://localhost:$(PORT) (Ctrl-C stops it)"
+	$(PY) -m streamlit run workbench/app.py --server.headless=true --server.port=$(PORT) \
+	  --browser.gatherUsageStats=false
 
 ## test: lint, type-check and the whole test suite (PostgreSQL parts need WORKBENCH_TEST_POSTGRES_URL)
 test: lint
