@@ -262,8 +262,8 @@ def wait_settled(page: Page, *, quiet_ms: int = 400, timeout_ms: int = UI_TIMEOU
 
 def sign_in(page: Page, username: str, password: str) -> None:
     """Fill in the sign-in form on whatever page is open and wait for the signed-in sidebar."""
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(password)
+    page.get_by_role("textbox", name="Username").fill(username)
+    page.get_by_role("textbox", name="Password", exact=True).fill(password)
     page.get_by_role("button", name="Sign in").click()
     sidebar(page).get_by_role("button", name="Sign out").wait_for()
     wait_settled(page)

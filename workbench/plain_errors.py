@@ -29,7 +29,7 @@ def explain(error: Exception) -> str:
     if isinstance(error, RateLimited):
         return (
             f"You are sending requests faster than allowed; try again in "
-            f"{error.retry_after_s} s. Nothing was charged."
+            f"{error.retry_after_s} s. Nothing was charged. Limits and spending: {CREDITS_LINK}."
         )
     if isinstance(error, UnpricedModel):
         return "That model has no price yet, so it cannot be used. Ask an admin to price it."

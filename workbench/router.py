@@ -19,7 +19,13 @@ import streamlit as st  # noqa: E402
 
 from workbench.chrome import sidebar  # noqa: E402
 from workbench.page_registry import PAGES_DIR, visible_to  # noqa: E402
-from workbench.session import NoWorkspace, current, services, sign_in_local  # noqa: E402
+from workbench.session import (  # noqa: E402
+    NoWorkspace,
+    current,
+    services,
+    sign_in_local,
+    sign_out,
+)
 
 st.set_page_config(page_title="Workbench", page_icon=":material/bolt:", layout="wide")
 svc = services()
@@ -50,6 +56,9 @@ try:
     who = current(svc)
 except NoWorkspace as missing:
     st.warning(f"You are signed in as {missing}, but not a member of any workspace yet.")
+    if st.button("Sign out"):
+        sign_out(svc)
+        st.rerun()
     st.stop()
 
 if who is None:
@@ -67,6 +76,7 @@ for page in visible_to(who.is_admin):
             icon=page.icon,
             url_path=page.url_path,
             default=page.default,
+            help=page.description,
         )
     )
 navigation = st.navigation(sections)
