@@ -13,7 +13,7 @@ from workbench.chrome import flash, page_header
 from workbench.errors import GatewayError
 from workbench.gateway import Caller
 from workbench.page_registry import spec
-from workbench.plain_errors import explain
+from workbench.plain_errors import credits, explain
 from workbench.session import services
 
 svc = services()
@@ -80,11 +80,11 @@ with main:
             st.markdown(message.content)
             if message.role == "assistant" and message.credits is not None:
                 note = "" if message.status == "ok" else f" · {message.status}"
-                st.caption(f"{message.credits:,} credits{note}")
+                st.caption(f"{credits(message.credits)}{note}")
 
     try:
         estimate = svc.gateway.estimate_chat(as_messages(history, "…"), model=model, system=system)
-        st.caption(f"Next message: about {estimate.credits:,} credits held while it is answered.")
+        st.caption(f"Next message: about {credits(estimate.credits)}, held while it is answered.")
     except (LedgerError, GatewayError) as error:
         st.caption(explain(error))
 
@@ -129,5 +129,5 @@ with main:
         st.session_state.pop("submission", None)
         conversations_changed(who.user.id, who.workspace.id)
         if turn.result is not None and not turn.result.replayed:
-            flash(f"{turn.result.credits:,} credits charged for that reply.")
+            flash(f"{credits(turn.result.credits)} charged for that reply.")
         st.rerun()

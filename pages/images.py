@@ -13,7 +13,7 @@ from workbench.errors import GatewayError
 from workbench.gateway import Caller
 from workbench.image_gallery import gallery
 from workbench.page_registry import spec
-from workbench.plain_errors import explain
+from workbench.plain_errors import credits, explain
 from workbench.session import services
 
 svc = services()
@@ -33,7 +33,7 @@ count = count_column.number_input(
 prompt = st.text_area("Describe the image", key="img_prompt", max_chars=4000)
 try:
     estimate = svc.gateway.estimate_images(model=model, n=int(count), size=size, quality=quality)
-    st.caption(f"About {estimate.credits:,} credits ({count} × {size} {quality}).")
+    st.caption(f"About {credits(estimate.credits)} ({count} × {size} {quality}).")
 except (LedgerError, GatewayError) as error:
     st.caption(explain(error))
 
@@ -58,7 +58,7 @@ if st.button("Generate", type="primary", icon=":material/brush:", key="generate"
             st.stop()
         status.update(label="Done", state="complete")
     st.session_state.pop("image_key", None)
-    flash(result.message or f"{len(result.images)} image(s) for {result.credits:,} credits.")
+    flash(result.message or f"{len(result.images)} image(s) for {credits(result.credits)}.")
     st.rerun()
 
 st.subheader("Your images")

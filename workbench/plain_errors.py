@@ -38,3 +38,8 @@ def explain(error: Exception) -> str:
     if isinstance(error, GatewayError | LedgerError):
         return error.message
     return "Something went wrong on our side; it has been logged. Nothing was charged."
+
+
+def credits(amount: int) -> str:
+    """``1 credit``, ``1,250 credits``."""
+    return f"{amount:,} credit{'' if amount == 1 else 's'}"
