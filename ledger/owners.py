@@ -173,6 +173,23 @@ def user_by_name(conn: Connection, username: str) -> User:
     return User(row.id, row.username, row.display_name)
 
 
+def user_by_email(conn: Connection, email: str) -> User:
+    """The active user with this email (compared case-insensitively), for single sign-on."""
+    row = conn.execute(
+        sa.select(users).where(
+            sa.func.lower(users.c.email) == email.strip().lower(), users.c.is_active.is_(True)
+        )
+    ).first()
+    if row is None:
+        raise UnknownUser(f"no user with email {email!r}", email=email)
+    return User(row.id, row.username, row.display_name)
+
+
+def is_active(conn: Connection, user_id: int) -> bool:
+    active = conn.execute(sa.select(users.c.is_active).where(users.c.id == user_id)).scalar()
+    return bool(active)
+
+
 def membership(conn: Connection, workspace_id: int, user_id: int) -> Membership | None:
     row = conn.execute(
         sa.select(memberships).where(

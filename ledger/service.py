@@ -301,6 +301,12 @@ class Ledger:
     def memberships_of(self, user_id: int) -> list[tuple[Workspace, Membership]]:
         return self._read(lambda conn: owners.memberships_of(conn, user_id))
 
+    def user_by_email(self, email: str) -> User:
+        return self._read(lambda conn: owners.user_by_email(conn, email))
+
+    def is_active(self, user_id: int) -> bool:
+        return self._read(lambda conn: owners.is_active(conn, user_id))
+
     def user_by_id(self, user_id: int) -> User:
         return self._read(lambda conn: owners.user_by_id(conn, user_id))
 

@@ -8,7 +8,12 @@ import streamlit as st
 
 from ledger.errors import LedgerError
 from workbench.cached_reads import conversation_list, conversations_changed
-from workbench.chat_flow import as_messages, new_submission, stream_and_save
+from workbench.chat_flow import (
+    as_messages,
+    history_at_submission,
+    new_submission,
+    stream_and_save,
+)
 from workbench.chrome import flash, page_header
 from workbench.errors import GatewayError
 from workbench.gateway import Caller
@@ -90,18 +95,21 @@ with main:
 
     prompt = st.chat_input("Message", submit_mode="stop", key="chat_prompt")
     if prompt:
-        st.session_state["submission"] = new_submission(prompt, selected, model)
+        st.session_state["submission"] = new_submission(
+            prompt, selected, model, system, len(history)
+        )
     submission = st.session_state.get("submission")
     if submission is not None:
         with st.chat_message("user"):
             st.markdown(submission.text)
+        past = history_at_submission(store, who.user.id, submission)
         try:
             turn = svc.gateway.chat(
                 caller,
-                as_messages(history, submission.text),
+                as_messages(past, submission.text),
                 key=submission.key,
                 model=submission.model,
-                system=system or None,
+                system=submission.system,
             )
         except (LedgerError, GatewayError) as error:
             st.session_state.pop("submission", None)
@@ -109,18 +117,25 @@ with main:
             st.caption("Your message was not sent; it is here to copy:")
             st.code(submission.text, language=None)
             st.stop()
+        if turn.result is not None and turn.result.replayed:
+            # Answered (or given up) on an earlier run: nothing is sent or charged again.
+            st.session_state.pop("submission", None)
+            if turn.result.status in ("ok", "cancelled"):
+                st.rerun()
+            st.error(turn.result.message or "This message was not answered.")
+            st.code(submission.text, language=None)
+            st.stop()
         if turn.notice:
             st.info(turn.notice)
         conversation_id = submission.conversation_id
         if conversation_id is None:
             conversation_id = store.create(
-                who.user.id, who.workspace.id, submission.text, model, system
+                who.user.id, who.workspace.id, submission.text, submission.model, submission.system
             ).id
             st.session_state["conversation_id"] = conversation_id
             # A rerun before this submission is answered must not start another conversation.
             st.session_state["submission"] = replace(submission, conversation_id=conversation_id)
-        if turn.result is None or not turn.result.replayed:
-            store.add_message(who.user.id, conversation_id, "user", submission.text)
+        store.add_message(who.user.id, conversation_id, "user", submission.text)
         with st.chat_message("assistant"):
             try:
                 st.write_stream(stream_and_save(turn, store, who.user.id, conversation_id))
@@ -128,6 +143,6 @@ with main:
                 st.error(explain(error))
         st.session_state.pop("submission", None)
         conversations_changed(who.user.id, who.workspace.id)
-        if turn.result is not None and not turn.result.replayed:
+        if turn.result is not None:
             flash(f"{credits(turn.result.credits)} charged for that reply.")
         st.rerun()

@@ -27,15 +27,22 @@ held.metric("Held for calls in progress", f"{balance.held:,}")
 cap_column.metric(
     "My spending this month",
     f"{spent:,}" + (f" of {cap:,}" if cap is not None else ""),
-    help="Your monthly cap in this workspace (set by an admin)" if cap else "No cap set",
+    help="Your monthly cap in this workspace (set by an admin)"
+    if cap is not None
+    else "No cap set",
 )
-if cap:
+if cap:  # a cap of 0 means no spending at all: nothing to chart
     st.progress(min(1.0, spent / cap), text=f"{spent / cap:.0%} of your monthly cap used")
 
 st.subheader("History")
 kinds = st.multiselect("Kinds", ENTRY_KINDS, key="history_kinds", placeholder="All kinds")
-pages: list[int | None] = st.session_state.setdefault("history_pages", [None])
-lines = svc.ledger.history(account_id, kinds=kinds or None, before_id=pages[-1], limit=PAGE_SIZE)
+# Page positions belong to one account and one filter: changing either starts from the newest.
+position_key = f"history_pages-{account_id}-{','.join(sorted(kinds))}"
+pages: list[int | None] = st.session_state.setdefault(position_key, [None])
+fetched = svc.ledger.history(
+    account_id, kinds=kinds or None, before_id=pages[-1], limit=PAGE_SIZE + 1
+)
+lines, more = fetched[:PAGE_SIZE], len(fetched) > PAGE_SIZE
 if lines:
     frame = pd.DataFrame(
         {
@@ -54,7 +61,7 @@ newer, older = st.columns(2)
 if len(pages) > 1 and newer.button("Newer", key="newer"):
     pages.pop()
     st.rerun()
-if len(lines) == PAGE_SIZE and older.button("Older", key="older"):
+if more and older.button("Older", key="older"):
     pages.append(lines[-1].id)
     st.rerun()
 

@@ -38,14 +38,18 @@ except (LedgerError, GatewayError) as error:
     st.caption(explain(error))
 
 if st.button("Generate", type="primary", icon=":material/brush:", key="generate"):
-    # One key per click, kept until it is answered: a rerun in between is not a second charge.
-    st.session_state.setdefault("image_key", f"img-{uuid.uuid4().hex}")
+    # One key per request, kept until it is answered: a rerun of the same request is not a
+    # second charge, while a different request (another prompt or size) gets a key of its own.
+    request = (model, prompt, int(count), size, quality)
+    pending = st.session_state.get("image_request")
+    if pending is None or pending[0] != request:
+        st.session_state["image_request"] = (request, f"img-{uuid.uuid4().hex}")
     with st.status("Generating…", expanded=False) as status:
         try:
             result = svc.gateway.generate_images(
                 caller,
                 prompt,
-                key=st.session_state["image_key"],
+                key=st.session_state["image_request"][1],
                 model=model,
                 n=int(count),
                 size=size,
@@ -53,11 +57,11 @@ if st.button("Generate", type="primary", icon=":material/brush:", key="generate"
             )
         except (LedgerError, GatewayError) as error:
             status.update(label="Not generated", state="error")
-            st.session_state.pop("image_key", None)
+            st.session_state.pop("image_request", None)
             st.error(explain(error))
             st.stop()
         status.update(label="Done", state="complete")
-    st.session_state.pop("image_key", None)
+    st.session_state.pop("image_request", None)
     flash(result.message or f"{len(result.images)} image(s) for {credits(result.credits)}.")
     st.rerun()
 

@@ -30,11 +30,13 @@ import pytest
 import sqlalchemy as sa
 import streamlit as st
 from streamlit.testing.v1 import AppTest
+from streamlit.testing.v1.element_tree import Button
 
 from ledger.owners import User, Workspace
 from ledger.schema import entries, holds, usage_records
 from tests.fake_providers import FakeProvider
 from tests.gateway_harness import OPENAI_KEY
+from workbench import local_logins
 from workbench.app_schema import conversations, messages
 from workbench.config import settings
 from workbench.services import Services, open_services
@@ -165,6 +167,9 @@ def configure(
         monkeypatch.setenv("WORKBENCH_OPENAI_API_BASE", fake.openai_base)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
+    # Cheaper scrypt for the seeded passwords (the cost is stored in each hash, so sign-in still
+    # verifies them with the real code); the app's own parameters are untouched otherwise.
+    monkeypatch.setattr(local_logins, "SCRYPT_N", 2**12)
     clear_caches()
 
 
@@ -265,8 +270,10 @@ def navigation_pages(at: AppTest) -> set[str]:
     }
 
 
-def button(at: AppTest, label: str) -> Any:
+def button(at: AppTest, label: str) -> Button:
     """The one button with this label (fails clearly when there is none or several)."""
     found = [b for b in at.button if b.label == label]
-    assert len(found) == 1, f"buttons labelled {label!r}: {len(found)} of {[b.label for b in at.button]}"
+    assert len(found) == 1, (
+        f"buttons labelled {label!r}: {len(found)} of {[b.label for b in at.button]}"
+    )
     return found[0]

@@ -11,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from tests.app_harness import (
     MEMBER_PASSWORD,
+    OTHER_PASSWORD,
     AppEnv,
     all_text,
     app_env,
@@ -18,6 +19,7 @@ from tests.app_harness import (
     button,
     sidebar_text,
 )
+from workbench.chat_flow import new_submission
 from workbench.session import USER_KEY
 
 WRONG = "That username and password do not match."
@@ -121,3 +123,22 @@ def test_a_user_in_no_workspace_is_told_so_and_sees_no_page(env: AppEnv) -> None
     ]
     assert at.title == []
     assert sidebar_text(at) == ""
+
+
+def test_signing_out_leaves_nothing_of_the_person_for_the_next_one(env: AppEnv) -> None:
+    """Sign out while a reply is pending (a click on Sign out interrupts the streaming run and
+    leaves the submission in session state), then someone else signs in on the same tab: they
+    must not see the first person's message, nor be charged for it."""
+    at = env.signed_in(env.member)
+    private = "My salary review notes: please keep this between us."
+    at.session_state["submission"] = new_submission(private, None, "demo/chat", None, 0)
+    at = button(at, "Sign out").click().run()
+    assert_sign_in_form(at)
+
+    at = submit(at, "otto", OTHER_PASSWORD)
+    assert_no_exception(at)
+    assert [t.value for t in at.title] == ["Chat"]
+    assert private not in all_text(at)
+    assert env.holds() == []
+    assert env.conversations() == []
+    assert "submission" not in at.session_state

@@ -67,6 +67,18 @@ def test_oidc_falls_back_to_the_username_claim(oidc: AppEnv) -> None:
     assert "**Mia Member** · member" in sidebar_text(at)
 
 
+def test_oidc_does_not_take_the_display_name_for_a_username(oidc: AppEnv) -> None:
+    """The ``name`` claim is a display name (often editable by the person at the identity
+    provider), not an identifier: a company account named "ada" that is not Ada's email or
+    username must not be signed in as the user ``ada`` (an admin)."""
+    at = oidc.app()
+    at.user = {"is_logged_in": True, "email": "eve@example.com", "name": "ada"}
+    at.run()
+    assert_no_exception(at)
+    assert "Ada Admin" not in sidebar_text(at)
+    assert [t.value for t in at.title] != ["Chat"]
+
+
 def test_oidc_ignores_a_session_state_user_id(oidc: AppEnv) -> None:
     """The local sign-in's session key means nothing in oidc mode."""
     at = oidc.app()

@@ -20,10 +20,28 @@ class Submission:
     text: str
     conversation_id: int | None
     model: str | None
+    system: str | None
+    # Messages in the conversation when it was sent: a rerun rebuilds exactly the same request
+    # (its fingerprint is part of the key's identity), not one including its own saved turn.
+    history_len: int
 
 
-def new_submission(text: str, conversation_id: int | None, model: str | None) -> Submission:
-    return Submission(f"chat-{uuid.uuid4().hex}", text, conversation_id, model)
+def new_submission(
+    text: str,
+    conversation_id: int | None,
+    model: str | None,
+    system: str | None,
+    history_len: int,
+) -> Submission:
+    return Submission(
+        f"chat-{uuid.uuid4().hex}", text, conversation_id, model, system or None, history_len
+    )
+
+
+def history_at_submission(store: Conversations, user_id: int, sub: Submission) -> list[Message]:
+    if sub.conversation_id is None:
+        return []
+    return store.messages(user_id, sub.conversation_id)[: sub.history_len]
 
 
 def as_messages(history: list[Message], text: str) -> list[dict[str, str]]:

@@ -329,7 +329,7 @@ class Gateway:
             model=entry,
             notice=notice,
             replayed=True,
-            message="This message was already answered; it was not sent again.",
+            message=_replay_message(status, row.error_type if row else None),
         )
 
     # --- images --------------------------------------------------------------------------------
@@ -917,6 +917,14 @@ def _image_estimate(
         )
     credits = max(1, image_cost(price, size, quality, n))
     return Estimate(entry, notice, credits, price.version_id, images=n, size=size, quality=quality)
+
+
+def _replay_message(status: str, error_type: str | None) -> str:
+    if status in ("ok", "cancelled"):
+        return "This message was already answered; it was not sent again."
+    if error_type == "NotSent":
+        return "This message was not sent (the page was interrupted) and nothing was charged."
+    return f"This message already failed ({status}); nothing more was charged."
 
 
 def _fingerprint(*parts: object) -> str:

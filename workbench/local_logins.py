@@ -89,7 +89,7 @@ class LocalLogins:
             stored = conn.execute(
                 sa.select(local_logins.c.password_hash).where(local_logins.c.user_id == user.id)
             ).scalar_one_or_none()
-        if stored is None:
+        if stored is None or not ledger.is_active(user.id):
             verify_password(password, _DUMMY_HASH)
             return None
         return user if verify_password(password, stored) else None

@@ -34,7 +34,13 @@ svc = services()
 def sign_in_page() -> None:
     st.title("Sign in to the workbench")
     mode = svc.config.auth_mode
-    if mode == "oidc":
+    if mode == "oidc" and st.user.is_logged_in:
+        st.warning(
+            f"Your company account ({st.user.get('email') or 'no email'}) is not a workbench "
+            "user yet. Ask a workspace admin to add you."
+        )
+        st.button("Sign out", on_click=st.logout)
+    elif mode == "oidc":
         st.button("Sign in with your company account", on_click=st.login, type="primary")
     elif mode == "proxy":
         st.error(

@@ -63,14 +63,16 @@ def _identified_user(svc: Services) -> User | None:
             return svc.ledger.user(name.strip()) if name else None
         if not st.user.is_logged_in:
             return None
-        for claim in ("email", "preferred_username", "name"):
-            value = st.user.get(claim)
-            if value:
-                try:
-                    return svc.ledger.user(str(value))
-                except UnknownUser:
-                    continue
-        return None
+        # The email, then the identity provider's username; never the display name, which people
+        # can often edit themselves.
+        email = st.user.get("email")
+        if email:
+            try:
+                return svc.ledger.user_by_email(str(email))
+            except UnknownUser:
+                pass
+        username = st.user.get("preferred_username")
+        return svc.ledger.user(str(username)) if username else None
     except UnknownUser:
         return None
 
@@ -79,7 +81,7 @@ def current(svc: Services) -> SignedIn | None:
     """The signed-in person in their chosen workspace, read afresh on every run (a role taken
     away takes effect at the next click)."""
     user = _identified_user(svc)
-    if user is None:
+    if user is None or not svc.ledger.is_active(user.id):
         return None
     rows = svc.ledger.memberships_of(user.id)
     if not rows:
@@ -100,8 +102,10 @@ def sign_in_local(svc: Services, username: str, password: str) -> bool:
 
 
 def sign_out(svc: Services) -> None:
-    for key in (USER_KEY, WORKSPACE_KEY):
-        st.session_state.pop(key, None)
+    """Forget everything this tab held for the person (a pending message included), so the next
+    person to sign in here inherits nothing."""
+    for key in list(st.session_state.keys()):
+        del st.session_state[key]
     if svc.config.auth_mode == "oidc":
         st.logout()
 

@@ -1,0 +1,87 @@
+"""Too few credits: the chat page says so in one plain sentence linking to My credits, shows the
+unsent message to copy, charges nothing, holds nothing and sends nothing to the provider."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.app_harness import FAKE_CHAT_MODEL, AppEnv, app_env, assert_no_exception
+from tests.fake_providers import FakeProvider
+
+MESSAGE = "Please summarise the quarterly report in three bullet points."
+CREDITS_LINK = "[My credits](/credits)"
+
+
+# (credits in the workspace, model): with one credit, GPT-4o mini's estimate (about 1 credit for
+# a short prompt and a 1,024-token reply) would fit, so the one-credit case asks GPT-4o (~13).
+CASES = [(0, FAKE_CHAT_MODEL), (1, "openai/gpt-4o")]
+
+
+@dataclass(frozen=True)
+class Poor:
+    env: AppEnv
+    model: str
+
+    def chat_page(self) -> AppTest:
+        at = self.env.signed_in(self.env.member)
+        at.selectbox(key="chat_model").set_value(self.model)
+        return at.run()
+
+
+@pytest.fixture(params=CASES, ids=["no-credits-gpt-4o-mini", "one-credit-gpt-4o"])
+def case(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    fake_provider: FakeProvider,
+) -> Iterator[Poor]:
+    credits, model = request.param
+    with app_env(tmp_path, monkeypatch, credits=credits, fake=fake_provider) as opened:
+        yield Poor(opened, model)
+
+
+def test_not_enough_credits_is_one_sentence_and_nothing_happens(case: Poor) -> None:
+    poor = case.env
+    before = poor.svc.ledger.balance(poor.account_id)
+    at = case.chat_page().chat_input(key="chat_prompt").set_value(MESSAGE).run()
+    assert_no_exception(at)
+
+    [error] = at.error
+    assert "Not enough credits" in error.value
+    assert CREDITS_LINK in error.value
+    assert "Nothing was charged" in error.value
+    assert "Traceback" not in error.value
+    # The unsent message is offered back to copy.
+    assert [c.value for c in at.code] == [MESSAGE]
+
+    # Nothing charged, nothing held, nothing sent, nothing saved.
+    after = poor.svc.ledger.balance(poor.account_id)
+    assert (after.balance, after.held) == (before.balance, before.held)
+    assert poor.holds() == []
+    assert poor.api_requests() == []
+    assert poor.conversations() == []
+    assert poor.messages() == []
+    # The refusal is on record as a usage row without a hold.
+    [usage] = poor.usage_rows()
+    assert (usage.status, usage.error_type, usage.hold_id, usage.credits) == (
+        "refused",
+        "InsufficientCredits",
+        None,
+        0,
+    )
+    # The submission is dropped: the next run does not try again.
+    assert "submission" not in at.session_state
+    at.run()
+    assert at.error == []
+    assert poor.api_requests() == []
+    assert len(poor.usage_rows()) == 1
+
+
+def test_the_estimate_caption_says_what_the_next_message_would_hold(case: Poor) -> None:
+    at = case.chat_page()
+    assert any(c.value.startswith("Next message: about ") for c in at.caption)
