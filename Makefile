@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 RUNTIME := $(VENV)/.runtime-installed
 DEV := $(VENV)/.dev-installed
 
-.PHONY: run test lint bench clean-venv
+.PHONY: run test lint bench screenshots clean-venv
 
 $(PY):
 	@test -n "$(PYTHON)" || { echo "error: Python 3.11 or newer is needed (python3.11+ on PATH)"; exit 1; }
@@ -51,6 +51,10 @@ bench: $(DEV)
 	$(PY) scripts/bench_ledger.py
 	@if [ -n "$$BENCH_POSTGRES_URL" ]; then $(PY) scripts/bench_ledger.py --url "$$BENCH_POSTGRES_URL"; fi
 	$(PY) scripts/bench_gateway.py
+
+## screenshots: a PNG of every page per role into docs/screenshots (needs /usr/bin/chromium)
+screenshots: $(DEV)
+	$(PY) scripts/screenshots.py
 
 clean-venv:
 	rm -rf $(VENV)

@@ -1,13 +1,17 @@
-"""Drive the real app in headless Chromium: start ``streamlit run workbench/app.py`` on a free port
-with its own SQLite file and image folder, capture the first admin's password from its console,
-and the Playwright helpers the browser tests and ``scripts/screenshots.py`` share.
+"""Drive the real app in headless Chromium.
 
-Playwright's own browser download is not used: Debian's Chromium (``/usr/bin/chromium``) is
-launched through ``executable_path``.
+The server side starts ``streamlit run workbench/app.py`` (as ``make run`` does) on a free port
+with its own SQLite file and image folder, seeded by ``scripts/ledgerctl.py seed``; it reads the
+first admin's password from the app's console and sets the member's with ``scripts/authctl.py``.
+The browser side is Playwright's sync API on Debian's Chromium (``/usr/bin/chromium``, through
+``executable_path``: Playwright's own browser download is not used), with helpers that find
+things by Streamlit's ``data-testid`` attributes. The browser tests and ``scripts/screenshots.py``
+share both.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
@@ -17,14 +21,15 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+import pytest
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Locator, Page, Playwright
+    from playwright.sync_api import Browser, Locator, Page
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
@@ -37,12 +42,24 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-sync",
 ]
+NO_CHROMIUM = f"{CHROMIUM} is missing (Debian: apt-get install chromium; .ci/run installs it)"
 PASSWORD_LINE = re.compile(r"First start: sign in as 'admin' with the password\s+(\S+)")
 MEMBER = "member"
 ADMIN = "admin"
 START_TIMEOUT_S = 60.0
-# Playwright timeouts are in milliseconds.
-UI_TIMEOUT_MS = 20_000
+UI_TIMEOUT_MS = 20_000  # Playwright counts in milliseconds
+# The balance fragment's longest period (config allows 600 s): in effect it then only redraws
+# with a full run, which keeps its timer out of the way of tests that are not about it.
+QUIET_BALANCE_REFRESH_S = 600.0
+NAV_TITLES = {
+    "chat": "Chat",
+    "images": "Images",
+    "credits": "My credits",
+    "admin_credits": "Credit admin",
+}
+
+
+# --- the server ----------------------------------------------------------------------------
 
 
 def free_port() -> int:
@@ -52,24 +69,14 @@ def free_port() -> int:
         return port
 
 
-def _port_open(port: int) -> bool:
-    """A bare TCP connect: no HTTP request reaches the app."""
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
-
 def app_env(workdir: Path, *, stream_delay_s: float, balance_refresh_s: float) -> dict[str, str]:
-    """This machine's environment without any workbench or provider settings of its own, plus a
-    fresh database and image folder under ``workdir`` (the offline demo models only)."""
+    """This machine's environment without workbench or provider settings of its own (so only the
+    offline demo models are offered), plus a fresh database and image folder under ``workdir``."""
+    dropped = {"OPENAI_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL"}
     env = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith("WORKBENCH_")
-        and key not in {"OPENAI_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_API_KEY"}
-        and key not in {"ANTHROPIC_BASE_URL"}
+        if not key.startswith("WORKBENCH_") and key not in dropped
     }
     env.update(
         {
@@ -94,6 +101,8 @@ class AppServer:
     env: dict[str, str]
     member_password: str
     admin_password: str = ""
+    # Whether the harness itself sent an HTTP request (the health probe) before handing it over.
+    probed: bool = False
     console: list[str] = field(default_factory=list)
 
     @property
@@ -106,6 +115,10 @@ class AppServer:
     def output(self) -> str:
         return "".join(self.console)
 
+    def cli(self, *args: str, stdin: str | None = None) -> str:
+        """Run one of the project's scripts against this app's database."""
+        return run_cli(list(args), self.env, stdin=stdin)
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.terminate()
@@ -116,7 +129,7 @@ class AppServer:
                 self.process.wait(timeout=15)
 
 
-def _run_cli(args: list[str], env: dict[str, str], stdin: str | None = None) -> None:
+def run_cli(args: list[str], env: dict[str, str], stdin: str | None = None) -> str:
     done = subprocess.run(
         [sys.executable, *args],
         cwd=ROOT,
@@ -128,27 +141,30 @@ def _run_cli(args: list[str], env: dict[str, str], stdin: str | None = None) -> 
         check=False,
     )
     if done.returncode != 0:
-        raise RuntimeError(f"{' '.join(args)} failed ({done.returncode}):\n{done.stdout}{done.stderr}")
+        raise RuntimeError(
+            f"{' '.join(args)} exited {done.returncode}:\n{done.stdout}{done.stderr}"
+        )
+    return done.stdout
 
 
 def start_app(
     workdir: Path,
     *,
     stream_delay_s: float = 0.02,
-    balance_refresh_s: float = 1.0,
+    balance_refresh_s: float = QUIET_BALANCE_REFRESH_S,
     probe_health: bool = True,
 ) -> AppServer:
     """Seed a fresh database, start the app, read the first admin's password from its console,
-    then set the member's password.
+    then set the member's password (after the start: the admin's is created only while no local
+    login exists at all).
 
-    With ``probe_health`` the app's ``/_stcore/health`` is polled until it answers; without it
-    readiness is judged by a bare TCP connect only, so the caller's own first request is the first
-    HTTP request the server ever gets.
+    With ``probe_health`` ``/_stcore/health`` is polled until it answers. Without it the app is
+    ready once its console has shown the password and the port accepts a bare TCP connection (no
+    HTTP), so the caller's own first request is the first HTTP request the server ever gets.
     """
     workdir.mkdir(parents=True, exist_ok=True)
     env = app_env(workdir, stream_delay_s=stream_delay_s, balance_refresh_s=balance_refresh_s)
-    # Seed only: no local login exists yet, so the app's first start creates the admin's.
-    _run_cli(["scripts/ledgerctl.py", "seed"], env)
+    run_cli(["scripts/ledgerctl.py", "seed"], env)
     port = free_port()
     process = subprocess.Popen(
         [
@@ -170,26 +186,24 @@ def start_app(
         bufsize=1,
     )
     server = AppServer(process, port, workdir, env, member_password=secrets.token_urlsafe(12))
-    log = (workdir / "server.log").open("w", encoding="utf-8")
-
-    def pump() -> None:
-        assert process.stdout is not None
-        with log:
-            for line in process.stdout:
-                server.console.append(line)
-                log.write(line)
-                log.flush()
-
-    threading.Thread(target=pump, name=f"app-console-{port}", daemon=True).start()
+    threading.Thread(target=_pump_console, args=(server,), daemon=True).start()
     try:
         _wait_until_ready(server, probe_health=probe_health)
-        _run_cli(
-            ["scripts/authctl.py", "set-password", MEMBER], env, stdin=server.member_password + "\n"
-        )
+        server.cli("scripts/authctl.py", "set-password", MEMBER, stdin=server.member_password)
     except BaseException:
         server.stop()
         raise
     return server
+
+
+def _pump_console(server: AppServer) -> None:
+    """Keep the app's console (stdout and stderr) in memory and in ``server.log``."""
+    assert server.process.stdout is not None
+    with (server.workdir / "server.log").open("w", encoding="utf-8") as log:
+        for line in server.process.stdout:
+            server.console.append(line)
+            log.write(line)
+            log.flush()
 
 
 def _wait_until_ready(server: AppServer, *, probe_health: bool) -> None:
@@ -199,9 +213,10 @@ def _wait_until_ready(server: AppServer, *, probe_health: bool) -> None:
             raise RuntimeError(f"the app exited ({server.process.returncode}):\n{server.output()}")
         if not server.admin_password:
             found = PASSWORD_LINE.search(server.output())
-            if found:
-                server.admin_password = found.group(1)
-        if server.admin_password and (_healthy(server) if probe_health else _port_open(server.port)):
+            server.admin_password = found.group(1) if found else ""
+        if server.admin_password and (
+            _healthy(server) if probe_health else _accepts_connections(server.port)
+        ):
             return
         time.sleep(0.2)
     raise TimeoutError(
@@ -211,6 +226,7 @@ def _wait_until_ready(server: AppServer, *, probe_health: bool) -> None:
 
 
 def _healthy(server: AppServer) -> bool:
+    server.probed = True
     try:
         with urllib.request.urlopen(f"{server.url}/_stcore/health", timeout=2) as answer:
             return bool(answer.status == 200)
@@ -218,22 +234,76 @@ def _healthy(server: AppServer) -> bool:
         return False
 
 
-@contextmanager
-def running_app(workdir: Path, **options: float | bool) -> Iterator[AppServer]:
-    server = start_app(workdir, **options)  # type: ignore[arg-type]
+def _accepts_connections(port: int) -> bool:
+    """A bare TCP connect, closed at once: nothing reaches the app's HTTP handlers."""
     try:
-        yield server
-    finally:
-        server.stop()
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
 
 
-# --- the browser side -------------------------------------------------------------------------
+# --- pytest fixtures (module-scoped: one server, one browser per test module) -----------------
 
 
-def launch_chromium(playwright: Playwright) -> Browser:
-    return playwright.chromium.launch(
+def app_fixture(name: str = "app", **options: Any) -> Callable[..., Iterator[AppServer]]:
+    """A module-scoped fixture called ``name``: its own app (``start_app`` options), stopped
+    after the module."""
+
+    @pytest.fixture(scope="module", name=name)
+    def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
+        server = start_app(tmp_path_factory.mktemp("browser-app"), **options)
+        try:
+            yield server
+        finally:
+            server.stop()
+
+    return app
+
+
+def browser_fixture() -> Callable[..., Iterator[Browser]]:
+    """A module-scoped fixture: Playwright with headless Chromium, closed after the module."""
+
+    @pytest.fixture(scope="module")
+    def browser() -> Iterator[Browser]:
+        from playwright.sync_api import sync_playwright
+
+        with sync_playwright() as playwright:
+            launched = launch_chromium(playwright.chromium)
+            try:
+                yield launched
+            finally:
+                launched.close()
+
+    return browser
+
+
+def page_fixture() -> Callable[..., Iterator[Page]]:
+    """A fresh browser context (so a fresh Streamlit session) per test; the test fails if the
+    app's frontend threw an uncaught error meanwhile."""
+
+    @pytest.fixture
+    def page(browser: Browser) -> Iterator[Page]:
+        opened = new_page(browser)
+        errors = watch_page_errors(opened)
+        try:
+            yield opened
+        finally:
+            opened.context.close()
+        assert not errors, f"the app's frontend threw: {errors}"
+
+    return page
+
+
+# --- the browser side ----------------------------------------------------------------------
+
+
+def launch_chromium(chromium: Any) -> Browser:
+    """``chromium`` is ``playwright.chromium`` (a ``BrowserType``)."""
+    browser: Browser = chromium.launch(
         executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
     )
+    return browser
 
 
 def new_page(browser: Browser, *, width: int = 1400, height: int = 900) -> Page:
@@ -242,86 +312,240 @@ def new_page(browser: Browser, *, width: int = 1400, height: int = 900) -> Page:
     return context.new_page()
 
 
-def wait_settled(page: Page, *, quiet_ms: int = 400, timeout_ms: int = UI_TIMEOUT_MS) -> None:
-    """The app has rendered and no script run is in progress: the "Running" status widget has
-    been absent for ``quiet_ms`` in a row."""
-    page.locator('[data-testid="stApp"]').wait_for(state="attached", timeout=timeout_ms)
-    running = page.locator('[data-testid="stStatusWidget"]').get_by_text("Running")
+def watch_page_errors(page: Page) -> list[str]:
+    """Uncaught errors in the page from now on (a crashed Streamlit frontend shows a blank page
+    and says so only here)."""
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    return errors
+
+
+SETTLED_APP = (
+    '[data-testid="stApp"][data-test-connection-state="CONNECTED"]'
+    '[data-test-script-state="notRunning"]'
+)
+
+
+def wait_settled(page: Page, *, quiet_ms: int = 500, timeout_ms: int = UI_TIMEOUT_MS) -> None:
+    """The app is connected, has run its script, and no run is in progress: no "Running" status
+    widget and a script state of ``notRunning`` for ``quiet_ms`` in a row."""
+    settled = page.locator(SETTLED_APP)
+    running = page.get_by_test_id("stStatusWidget").get_by_text("Running")
     deadline = time.monotonic() + timeout_ms / 1000
     quiet_since: float | None = None
     while time.monotonic() < deadline:
-        if running.count() == 0 and page.locator('[data-testid="stSkeleton"]').count() == 0:
+        if settled.count() == 1 and running.count() == 0:
             quiet_since = quiet_since or time.monotonic()
             if (time.monotonic() - quiet_since) * 1000 >= quiet_ms:
                 return
         else:
             quiet_since = None
-        page.wait_for_timeout(100)
-    raise TimeoutError("the app was still running after the timeout")
+        page.wait_for_timeout(50)
+    app = page.get_by_test_id("stApp")
+    state = app.get_attribute("data-test-script-state") if app.count() else None
+    raise TimeoutError(f"the app did not settle within {timeout_ms} ms (script state {state!r})")
 
 
-def sign_in(page: Page, username: str, password: str) -> None:
-    """Fill in the sign-in form on whatever page is open and wait for the signed-in sidebar."""
+def page_not_found(page: Page) -> Locator:
+    """Streamlit's "Page not found" dialog (a URL that is not in the current navigation)."""
+    return page.get_by_role("dialog").filter(has_text="Page not found")
+
+
+def close_page_not_found(page: Page) -> bool:
+    """Close the "Page not found" dialog if it is open; whether it was."""
+    if page_not_found(page).count() == 0:
+        return False
+    page.keyboard.press("Escape")
+    page_not_found(page).wait_for(state="detached")
+    return True
+
+
+def sign_in_form(page: Page) -> Locator:
+    return page.get_by_test_id("stForm").filter(has=page.get_by_role("textbox", name="Username"))
+
+
+def submit_sign_in(page: Page, username: str, password: str) -> None:
+    """Fill in and submit the sign-in form on whatever page is open."""
     page.get_by_role("textbox", name="Username").fill(username)
     page.get_by_role("textbox", name="Password", exact=True).fill(password)
     page.get_by_role("button", name="Sign in").click()
-    sidebar(page).get_by_role("button", name="Sign out").wait_for()
+
+
+def sign_out_button(page: Page) -> Locator:
+    return sidebar(page).get_by_role("button", name="Sign out")
+
+
+def sign_in(page: Page, server: AppServer, username: str, url_path: str = "") -> None:
+    """Open ``url_path``, sign in there (past a "Page not found" dialog) and wait for the
+    signed-in sidebar."""
+    page.goto(f"{server.url}/{url_path}")
     wait_settled(page)
+    close_page_not_found(page)
+    submit_sign_in(page, username, server.password(username))
+    sign_out_button(page).wait_for()
+    wait_settled(page)
+    close_page_not_found(page)
 
 
 def sidebar(page: Page) -> Locator:
-    return page.locator('[data-testid="stSidebar"]')
+    return page.get_by_test_id("stSidebar")
 
 
 def available_credits(page: Page) -> int:
     """The sidebar's "Credits available" metric, as a number."""
-    metric = sidebar(page).locator('[data-testid="stMetric"]').filter(has_text="Credits available")
-    value = metric.locator('[data-testid="stMetricValue"]').inner_text(timeout=UI_TIMEOUT_MS)
-    return int(re.sub(r"[^\d-]", "", value))
+    metric = sidebar(page).get_by_test_id("stMetric").filter(has_text="Credits available")
+    return as_int(metric.get_by_test_id("stMetricValue").inner_text())
 
 
-def go(page: Page, server: AppServer, url_path: str) -> None:
-    """Open a page through the sidebar navigation (a full reload would end the session)."""
-    sidebar(page).locator('[data-testid="stSidebarNavLink"]').filter(
-        has_text=_NAV_TITLES[url_path]
-    ).click()
-    page.wait_for_url(re.compile(rf"/{url_path}$"))
-    wait_settled(page)
+def as_int(text: str) -> int:
+    return int(re.sub(r"[^\d-]", "", text))
 
 
-_NAV_TITLES = {
-    "chat": "Chat",
-    "images": "Images",
-    "credits": "My credits",
-    "admin_credits": "Credit admin",
-}
+def wait_for_credits(page: Page, check: Callable[[int], bool], timeout_s: float = 15.0) -> int:
+    """Poll the sidebar's credits until ``check`` holds; the last value seen either way."""
+    deadline = time.monotonic() + timeout_s
+    value = available_credits(page)
+    while not check(value) and time.monotonic() < deadline:
+        page.wait_for_timeout(200)
+        value = available_credits(page)
+    return value
 
 
 def nav_titles(page: Page) -> list[str]:
-    links = sidebar(page).locator('[data-testid="stSidebarNavLink"]')
-    return [text.strip() for text in links.all_inner_texts()]
+    """The navigation's page titles (the icon's ligature name is the link's first line)."""
+    links = sidebar(page).get_by_test_id("stSidebarNavLink").all_inner_texts()
+    return [text.strip().splitlines()[-1].strip() for text in links]
+
+
+def go(page: Page, url_path: str) -> None:
+    """Open a page through the sidebar navigation (a reload would start a new session)."""
+    sidebar(page).get_by_test_id("stSidebarNavLink").filter(has_text=NAV_TITLES[url_path]).click()
+    page.wait_for_url(re.compile(rf"/{url_path}$"))
+    page.get_by_role("heading", name=NAV_TITLES[url_path], level=1).wait_for()
+    wait_settled(page)
+
+
+def heading_1(page: Page) -> list[str]:
+    return [text.strip() for text in page.locator("h1").all_inner_texts()]
+
+
+def toasts(page: Page) -> list[str]:
+    return page.get_by_test_id("stToast").all_inner_texts()
+
+
+def wait_toasts_gone(page: Page, timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while page.get_by_test_id("stToast").count() and time.monotonic() < deadline:
+        page.wait_for_timeout(200)
+
+
+# --- chat and images -----------------------------------------------------------------------
+
+
+def assistant_messages(page: Page) -> Locator:
+    return page.get_by_test_id("stChatMessage").filter(
+        has=page.get_by_test_id("stChatMessageAvatarAssistant")
+    )
+
+
+# Records every distinct text the newest assistant message shows, as it changes, in the page.
+RECORD_REPLY_JS = """() => {
+  window.__replyTexts = [];
+  const record = () => {
+    const replies = Array.from(document.querySelectorAll('[data-testid="stChatMessage"]'))
+      .filter(m => m.querySelector('[data-testid="stChatMessageAvatarAssistant"]'));
+    const last = replies[replies.length - 1];
+    const content = last && last.querySelector('[data-testid="stChatMessageContent"]');
+    const text = content ? content.innerText.trim() : "";
+    const seen = window.__replyTexts;
+    if (text && seen[seen.length - 1] !== text) seen.push(text);
+  };
+  new MutationObserver(record).observe(document.body, {
+    subtree: true, childList: true, characterData: true,
+  });
+}"""
+
+
+def record_replies(page: Page) -> None:
+    page.evaluate(RECORD_REPLY_JS)
+
+
+def recorded_replies(page: Page) -> list[str]:
+    texts: list[str] = page.evaluate("() => window.__replyTexts || []")
+    return texts
 
 
 def send_chat(page: Page, text: str) -> None:
-    box = page.locator('[data-testid="stChatInput"] textarea')
+    box = page.get_by_test_id("stChatInput").locator("textarea")
     box.fill(text)
     box.press("Enter")
 
 
-def assistant_messages(page: Page) -> Locator:
-    return page.locator('[data-testid="stChatMessage"]').filter(
-        has=page.locator('[data-testid="stChatMessageAvatarAssistant"]')
+def wait_chat_reply_saved(page: Page, replies_before: int, timeout_ms: int = 60_000) -> Locator:
+    """The new assistant message once its reply is saved (its credits caption is shown)."""
+    reply = assistant_messages(page).nth(replies_before)
+    reply.get_by_test_id("stCaptionContainer").filter(has_text="credit").wait_for(
+        timeout=timeout_ms
     )
+    wait_settled(page)
+    return reply
+
+
+def chat_once(page: Page, text: str) -> Locator:
+    before = assistant_messages(page).count()
+    send_chat(page, text)
+    return wait_chat_reply_saved(page, before)
+
+
+def gallery_images(page: Page) -> Locator:
+    return page.get_by_test_id("stImage").locator("img")
 
 
 def generate_image(page: Page, prompt: str) -> None:
-    page.get_by_label("Describe the image").fill(prompt)
-    # The text area commits on blur; a click elsewhere first makes the prompt part of the run.
+    """Describe, press Generate, and wait for the gallery entry with this prompt."""
+    page.get_by_role("textbox", name="Describe the image").fill(prompt)
     page.get_by_role("button", name="Generate").click()
-    images_heading(page).wait_for()
-    page.locator('[data-testid="stImage"]').first.wait_for()
+    gallery_entry(page, prompt).wait_for(timeout=60_000)
     wait_settled(page)
 
 
-def images_heading(page: Page) -> Locator:
-    return page.get_by_role("heading", name="Your images")
+def gallery_entry(page: Page, prompt: str) -> Locator:
+    """The caption ("**prompt** · model · size") above one call's images in "Your images"."""
+    return page.get_by_test_id("stMarkdownContainer").filter(
+        has=page.locator("strong", has_text=prompt)
+    )
+
+
+def images_loaded(page: Page) -> bool:
+    """Every image in the gallery has arrived and decoded."""
+    loaded: bool = gallery_images(page).evaluate_all(
+        "imgs => imgs.length > 0 && imgs.every(i => i.complete && i.naturalWidth > 0)"
+    )
+    return loaded
+
+
+# --- watching for text that must (or must not) ever appear ---------------------------------
+
+WATCH_JS = """(needles) => {
+  window.__seen = [];
+  const look = () => {
+    const text = document.documentElement ? document.documentElement.textContent : "";
+    for (const needle of needles) {
+      if (text.includes(needle) && !window.__seen.includes(needle)) window.__seen.push(needle);
+    }
+  };
+  new MutationObserver(look).observe(document, {
+    subtree: true, childList: true, characterData: true,
+  });
+}"""
+
+
+def watch_for_text(page: Page, *needles: str) -> None:
+    """From the next page load on, note each of ``needles`` that ever appears anywhere in the
+    document, however briefly (read back with ``text_seen``)."""
+    page.context.add_init_script(f"({WATCH_JS})({json.dumps(list(needles))})")
+
+
+def text_seen(page: Page) -> list[str]:
+    seen: list[str] = page.evaluate("() => window.__seen || []")
+    return seen

@@ -58,34 +58,42 @@ def sign_in_page() -> None:
             st.error("That username and password do not match.")
 
 
+def workbench_pages(is_admin: bool) -> dict[str, list[st.Page]]:
+    sections: dict[str, list[st.Page]] = {}
+    for page in visible_to(is_admin):
+        sections.setdefault(page.section, []).append(
+            st.Page(
+                PAGES_DIR / page.file,
+                title=page.title,
+                icon=page.icon,
+                url_path=page.url_path,
+                default=page.default,
+                help=page.description,
+            )
+        )
+    return sections
+
+
+# Every branch runs to the end of the script (no st.stop()): Streamlit clears a finished run's
+# fragments only when the run ends normally, and the sidebar's balance fragment must not outlive
+# a sign-out.
 try:
     who = current(svc)
+    missing_workspace = None
 except NoWorkspace as missing:
-    st.warning(f"You are signed in as {missing}, but not a member of any workspace yet.")
+    who, missing_workspace = None, str(missing)
+
+if missing_workspace is not None:
+    st.warning(f"You are signed in as {missing_workspace}, but not a member of any workspace yet.")
     if st.button("Sign out"):
         sign_out(svc)
         st.rerun()
-    st.stop()
-
-if who is None:
+elif who is None:
     st.navigation(
         [st.Page(sign_in_page, title="Sign in", url_path="sign_in")], position="hidden"
     ).run()
-    st.stop()
-
-sections: dict[str, list[st.Page]] = {}
-for page in visible_to(who.is_admin):
-    sections.setdefault(page.section, []).append(
-        st.Page(
-            PAGES_DIR / page.file,
-            title=page.title,
-            icon=page.icon,
-            url_path=page.url_path,
-            default=page.default,
-            help=page.description,
-        )
-    )
-navigation = st.navigation(sections)
-st.session_state["who"] = who
-sidebar(svc, who)
-navigation.run()
+else:
+    navigation = st.navigation(workbench_pages(who.is_admin))
+    st.session_state["who"] = who
+    sidebar(svc, who)
+    navigation.run()
