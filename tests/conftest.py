@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,6 +23,14 @@ ROOT = Path(__file__).resolve().parent.parent
 PRICES = ROOT / "data" / "prices.toml"
 POSTGRES_URL = os.environ.get("WORKBENCH_TEST_POSTGRES_URL", "")
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """No test may touch the developer's own database or images under data/: anything that falls
+    back to the default configuration gets a throwaway folder instead."""
+    scratch = Path(tempfile.mkdtemp(prefix="workbench-tests-"))
+    os.environ.setdefault("WORKBENCH_DATABASE_URL", f"sqlite:///{scratch / 'default.db'}")
+    os.environ.setdefault("WORKBENCH_IMAGE_DIR", str(scratch / "images"))
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
