@@ -1,6 +1,7 @@
 """The sidebar's balance fragment in a real browser: it re-reads the ledger on its own timer, so
-credits granted elsewhere show up without a click; and signing out while that timer is running
-(a known app bug, below)."""
+credits granted elsewhere show up without a click; and it dies with a sign-out even while its
+timer fires every 0.2 s (a regression test: when the signed-out run ended with ``st.stop()``, the
+fragment outlived it and its next timed run crashed the page with "Bad delta path index")."""
 
 from __future__ import annotations
 

@@ -43,9 +43,11 @@ def sidebar(svc: Services, who: SignedIn) -> None:
         else:
             st.caption(f"Workspace: {who.workspace.name}")
         balance_panel(svc, who.workspace.account_id)
-        if st.button("Sign out", icon=":material/logout:", key="sign_out"):
-            sign_out(svc)
-            st.rerun()
+        # A callback, not `if st.button(...): st.rerun()`: the sign-out happens before the next
+        # run, which then ends normally, so Streamlit drops the balance fragment with it.
+        st.button(
+            "Sign out", icon=":material/logout:", key="sign_out", on_click=sign_out, args=(svc,)
+        )
 
 
 def balance_panel(svc: Services, account_id: int) -> None:
