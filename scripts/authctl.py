@@ -18,14 +18,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy.exc import SQLAlchemyError
 
-from ledger.errors import LedgerError
 from ledger.service import Ledger
 from workbench import app_schema
-from workbench.cli import Parser, first_line
-from workbench.config import Settings
-from workbench.ledger_access import open_ledger
+from workbench.cli import Parser, run_with_ledger
 from workbench.local_logins import BadPassword, LocalLogins
 
 
@@ -82,23 +78,13 @@ def build_parser() -> Parser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    config = Settings()
-    if args.database_url:
-        config = config.model_copy(update={"database_url": args.database_url})
-    try:
-        book = open_ledger(config)
-        try:
-            app_schema.migrate(book.engine)
-            code: int = args.handler(book, args)
-            return code
-        finally:
-            book.close()
-    except LedgerError as error:
-        print(f"authctl: error: {error.message}", file=sys.stderr)
-        return 2
-    except (BadPassword, SQLAlchemyError, OSError) as error:
-        print(f"authctl: error: {first_line(error)}", file=sys.stderr)
-        return 2
+
+    def work(book: Ledger, _config: object) -> int:
+        app_schema.migrate(book.engine)
+        code: int = args.handler(book, args)
+        return code
+
+    return run_with_ledger("authctl", args.database_url, work)
 
 
 if __name__ == "__main__":

@@ -21,15 +21,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy.exc import SQLAlchemyError
 
-from ledger.errors import LedgerError
-from workbench.cli import Parser, first_line, positive_int
-from workbench.config import Settings
-from workbench.errors import GatewayError
+from workbench.cli import Parser, positive_int, run_with_ledger
 from workbench.gateway import Caller, Gateway
 from workbench.gateway_setup import build_gateway
-from workbench.ledger_access import open_ledger
 
 
 def caller_for(gateway: Gateway, args: argparse.Namespace) -> Caller:
@@ -137,22 +132,11 @@ def build_parser() -> Parser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    config = Settings()
-    if args.database_url:
-        config = config.model_copy(update={"database_url": args.database_url})
-    try:
-        book = open_ledger(config)
-        try:
-            code: int = args.handler(build_gateway(book, config), args)
-            return code
-        finally:
-            book.close()
-    except (LedgerError, GatewayError) as error:
-        print(f"gatewayctl: {error.message}", file=sys.stderr)
-        return 2
-    except (SQLAlchemyError, ValueError, OSError) as error:
-        print(f"gatewayctl: error: {first_line(error)}", file=sys.stderr)
-        return 2
+    return run_with_ledger(
+        "gatewayctl",
+        args.database_url,
+        lambda book, config: args.handler(build_gateway(book, config), args),
+    )
 
 
 if __name__ == "__main__":

@@ -24,15 +24,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy.exc import SQLAlchemyError
 
 from ledger import db
-from ledger.errors import LedgerError
 from ledger.schema import ENTRY_KINDS, GRANT_KINDS
 from ledger.service import Ledger
-from workbench.cli import Parser, first_line, positive_int
-from workbench.config import Settings
-from workbench.ledger_access import open_ledger
+from workbench.cli import Parser, positive_int, run_with_ledger
 
 DEMO_WORKSPACE = "demo"
 DEMO_CREDITS = 50_000
@@ -194,22 +190,7 @@ def build_parser() -> Parser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    config = Settings()
-    if args.database_url:
-        config = config.model_copy(update={"database_url": args.database_url})
-    try:
-        book = open_ledger(config)
-        try:
-            code: int = args.handler(book, args)
-            return code
-        finally:
-            book.close()
-    except LedgerError as error:
-        print(f"ledgerctl: error: {error.message}", file=sys.stderr)
-        return 2
-    except (SQLAlchemyError, ValueError, OSError) as error:
-        print(f"ledgerctl: error: {first_line(error)}", file=sys.stderr)
-        return 2
+    return run_with_ledger("ledgerctl", args.database_url, lambda book, _: args.handler(book, args))
 
 
 if __name__ == "__main__":

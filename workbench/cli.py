@@ -3,7 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from collections.abc import Callable
 from typing import NoReturn
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from ledger.errors import LedgerError
+from ledger.service import Ledger
+from workbench.config import Settings
+from workbench.errors import GatewayError
+from workbench.ledger_access import open_ledger
 
 
 class Parser(argparse.ArgumentParser):
@@ -26,3 +36,24 @@ def positive_int(text: str) -> int:
 def first_line(error: BaseException) -> str:
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
+
+
+def run_with_ledger(
+    prog: str, database_url: str | None, work: Callable[[Ledger, Settings], int]
+) -> int:
+    """Open the configured ledger (or ``--database-url``), run ``work``, close it; refusals and
+    bad configuration become one line on stderr and the exit status 2."""
+    config = Settings()
+    if database_url:
+        config = config.model_copy(update={"database_url": database_url})
+    try:
+        book = open_ledger(config)
+        try:
+            return work(book, config)
+        finally:
+            book.close()
+    except (LedgerError, GatewayError) as error:
+        print(f"{prog}: error: {error.message}", file=sys.stderr)
+    except (SQLAlchemyError, ValueError, OSError) as error:
+        print(f"{prog}: error: {first_line(error)}", file=sys.stderr)
+    return 2
