@@ -222,3 +222,20 @@ def memberships_of(conn: Connection, user_id: int) -> list[tuple[Workspace, Memb
         )
         for row in conn.execute(query)
     ]
+
+
+def members_of(conn: Connection, workspace_id: int) -> list[tuple[User, Membership]]:
+    """A workspace's members with their role and cap, by username (the credit admin's tables)."""
+    query = (
+        sa.select(users, memberships.c.role, memberships.c.monthly_cap)
+        .join(memberships, memberships.c.user_id == users.c.id)
+        .where(memberships.c.workspace_id == workspace_id)
+        .order_by(users.c.username)
+    )
+    return [
+        (
+            User(row.id, row.username, row.display_name),
+            Membership(workspace_id, row.id, row.role, row.monthly_cap),
+        )
+        for row in conn.execute(query)
+    ]

@@ -301,6 +301,9 @@ class Ledger:
     def memberships_of(self, user_id: int) -> list[tuple[Workspace, Membership]]:
         return self._read(lambda conn: owners.memberships_of(conn, user_id))
 
+    def members_of(self, workspace_id: int) -> list[tuple[User, Membership]]:
+        return self._read(lambda conn: owners.members_of(conn, workspace_id))
+
     def user_by_email(self, email: str) -> User:
         return self._read(lambda conn: owners.user_by_email(conn, email))
 

@@ -22,6 +22,7 @@ held.metric("Held", f"{balance.held:,}")
 
 st.subheader("Recent usage")
 rows = svc.ledger.recent_usage(workspace_id=who.workspace.id, limit=200)
+names = {user.id: user.username for user, _ in svc.ledger.members_of(who.workspace.id)}
 if rows:
     st.dataframe(
         pd.DataFrame(
@@ -29,7 +30,8 @@ if rows:
                 "when (UTC)": [
                     r.created_at.strftime("%Y-%m-%d %H:%M") if r.created_at else "" for r in rows
                 ],
-                "user": [r.user_id for r in rows],
+                # A former member's calls still show, by id.
+                "user": [names.get(r.user_id, f"user #{r.user_id}") for r in rows],
                 "model": [r.model for r in rows],
                 "status": [r.status for r in rows],
                 "credits": [r.credits for r in rows],
@@ -40,7 +42,7 @@ if rows:
             }
         ),
         hide_index=True,
-        use_container_width=True,
+        width="stretch",
     )
 else:
     st.caption("No calls yet.")

@@ -34,7 +34,7 @@ if selected not in {c.id for c in conversations}:
 
 left, main = st.columns([1, 3], gap="large")
 with left:
-    if st.button("New conversation", icon=":material/add:", use_container_width=True):
+    if st.button("New conversation", icon=":material/add:", width="stretch"):
         st.session_state["conversation_id"] = None
         st.rerun()
     for conversation in conversations:
@@ -42,7 +42,7 @@ with left:
         if st.button(
             conversation.title,
             key=f"open-{conversation.id}",
-            use_container_width=True,
+            width="stretch",
             type="primary" if chosen else "secondary",
         ):
             st.session_state["conversation_id"] = conversation.id

@@ -54,7 +54,7 @@ if lines:
             "reason": [line.reason or "" for line in lines],
         }
     )
-    st.dataframe(frame, hide_index=True, use_container_width=True)
+    st.dataframe(frame, hide_index=True, width="stretch")
 else:
     st.caption("No ledger lines match.")
 newer, older = st.columns(2)

@@ -73,7 +73,7 @@ for meta, images in shown:
     st.markdown(f"**{meta.get('prompt', '')}** · {meta.get('model', '')} · {meta.get('size', '')}")
     columns = st.columns(4)
     for column, image in zip(columns, images, strict=False):
-        column.image(image.read(), use_container_width=True)
+        column.image(image.read(), width="stretch")
         column.download_button(
             "Download",
             image.read(),

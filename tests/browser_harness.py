@@ -25,11 +25,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import pytest
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Locator, Page
+    from playwright.sync_api import Browser, Locator, Page, Request
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
@@ -42,6 +43,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-sync",
 ]
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 NO_CHROMIUM = f"{CHROMIUM} is missing (Debian: apt-get install chromium; .ci/run installs it)"
 PASSWORD_LINE = re.compile(r"First start: sign in as 'admin' with the password\s+(\S+)")
 MEMBER = "member"
@@ -280,17 +282,20 @@ def browser_fixture() -> Callable[..., Iterator[Browser]]:
 
 def page_fixture() -> Callable[..., Iterator[Page]]:
     """A fresh browser context (so a fresh Streamlit session) per test; the test fails if the
-    app's frontend threw an uncaught error meanwhile."""
+    app's frontend threw an uncaught error meanwhile, or asked for anything off this machine
+    (the workbench must work with no network: no fonts, icons or scripts from a CDN)."""
 
     @pytest.fixture
     def page(browser: Browser) -> Iterator[Page]:
         opened = new_page(browser)
         errors = watch_page_errors(opened)
+        remote = watch_remote_requests(opened)
         try:
             yield opened
         finally:
             opened.context.close()
         assert not errors, f"the app's frontend threw: {errors}"
+        assert not remote, f"the page asked for something off this machine: {remote}"
 
     return page
 
@@ -318,6 +323,19 @@ def watch_page_errors(page: Page) -> list[str]:
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     return errors
+
+
+def watch_remote_requests(page: Page) -> list[str]:
+    """URLs the page requested from any host but this one's loopback, from now on."""
+    remote: list[str] = []
+
+    def check(request: Request) -> None:
+        host = urlsplit(request.url).hostname
+        if request.url.startswith(("http:", "https:", "ws:", "wss:")) and host not in LOOPBACK:
+            remote.append(request.url)
+
+    page.on("request", check)
+    return remote
 
 
 SETTLED_APP = (
@@ -351,13 +369,8 @@ def page_not_found(page: Page) -> Locator:
     return page.get_by_role("dialog").filter(has_text="Page not found")
 
 
-def close_page_not_found(page: Page) -> bool:
-    """Close the "Page not found" dialog if it is open; whether it was."""
-    if page_not_found(page).count() == 0:
-        return False
-    page.keyboard.press("Escape")
-    page_not_found(page).wait_for(state="detached")
-    return True
+def assert_no_page_not_found(page: Page) -> None:
+    assert page_not_found(page).count() == 0, f"'Page not found' dialog at {page.url}"
 
 
 def sign_in_form(page: Page) -> Locator:
@@ -376,15 +389,16 @@ def sign_out_button(page: Page) -> Locator:
 
 
 def sign_in(page: Page, server: AppServer, username: str, url_path: str = "") -> None:
-    """Open ``url_path``, sign in there (past a "Page not found" dialog) and wait for the
-    signed-in sidebar."""
+    """Open ``url_path`` signed out, sign in on the form it shows, and wait for the signed-in
+    sidebar; neither step may show Streamlit's "Page not found" dialog."""
     page.goto(f"{server.url}/{url_path}")
+    sign_in_form(page).wait_for()
     wait_settled(page)
-    close_page_not_found(page)
+    assert_no_page_not_found(page)
     submit_sign_in(page, username, server.password(username))
     sign_out_button(page).wait_for()
     wait_settled(page)
-    close_page_not_found(page)
+    assert_no_page_not_found(page)
 
 
 def sidebar(page: Page) -> Locator:

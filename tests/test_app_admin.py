@@ -83,7 +83,7 @@ def test_recent_usage_lists_the_workspaces_calls(env: AppEnv) -> None:
     assert len(frame) == 2
     assert sorted(frame["model"]) == ["demo/chat", "demo/images"]
     assert set(frame["status"]) == {"ok"}
-    assert sorted(frame["user"]) == sorted([env.member.id, env.other.id])
+    assert sorted(frame["user"]) == sorted([env.member.username, env.other.username])
     assert sorted(frame["credits"]) == sorted(r.credits for r in rows)
     assert frame.loc[frame["model"] == "demo/images", "images"].tolist() == [1]
     spent = sum(r.credits for r in rows)

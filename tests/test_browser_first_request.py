@@ -19,8 +19,8 @@ from tests.browser_harness import (
     NO_CHROMIUM,
     AppServer,
     app_fixture,
+    assert_no_page_not_found,
     browser_fixture,
-    close_page_not_found,
     go,
     heading_1,
     nav_titles,
@@ -53,18 +53,19 @@ def test_member_opening_admin_credits_first_thing_sees_no_admin_content(
     watch_for_text(page, *ADMIN_ONLY_TEXT)
 
     page.goto(f"{app.url}/admin_credits")  # the server's first HTTP request and page load
-    sign_in_form(page).wait_for()
+    sign_in_form(page).wait_for()  # signed out, every page's URL answers with the sign-in form
     wait_settled(page)
-    close_page_not_found(page)  # signed out, no page but the sign-in one is routed
+    assert_no_page_not_found(page)
     submit_sign_in(page, MEMBER, app.member_password)
     sign_out_button(page).wait_for()
     wait_settled(page)
-    close_page_not_found(page)
     page.wait_for_timeout(1_000)  # time for anything late to show up
 
-    landed_on_chat = heading_1(page) == ["Chat"]
-    refused = page.get_by_text(ADMINS_ONLY_ERROR).is_visible()
-    assert landed_on_chat or refused, f"member landed on {heading_1(page)} at {page.url}"
+    # Sent to the default page, rather than to the "Page not found" dialog or the refusal.
+    assert heading_1(page) == ["Chat"], f"member landed on {heading_1(page)} at {page.url}"
+    assert page.url == f"{app.url}/", page.url
+    assert_no_page_not_found(page)
+    assert not page.get_by_text(ADMINS_ONLY_ERROR).is_visible()
     assert "Credit admin" not in nav_titles(page)
     assert text_seen(page) == [], f"admin-only text reached the member's page: {text_seen(page)}"
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from workbench.config import ROOT
 
 PAGES_DIR = ROOT / "pages"
+FAVICON = ROOT / "workbench" / "assets" / "favicon.png"
 
 
 @dataclass(frozen=True)

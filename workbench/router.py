@@ -9,6 +9,7 @@ serves them unfiltered.
 from __future__ import annotations
 
 import sys
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -18,7 +19,7 @@ if str(ROOT) not in sys.path:  # `streamlit run` puts only this script's folder 
 import streamlit as st  # noqa: E402
 
 from workbench.chrome import sidebar  # noqa: E402
-from workbench.page_registry import PAGES_DIR, visible_to  # noqa: E402
+from workbench.page_registry import FAVICON, PAGES, PAGES_DIR, PageSpec, visible_to  # noqa: E402
 from workbench.session import (  # noqa: E402
     NoWorkspace,
     current,
@@ -27,11 +28,13 @@ from workbench.session import (  # noqa: E402
     sign_out,
 )
 
-st.set_page_config(page_title="Workbench", page_icon=":material/bolt:", layout="wide")
+# A file, not a :material/ icon: Streamlit fetches material favicons from fonts.gstatic.com, which
+# an offline machine cannot reach.
+st.set_page_config(page_title="Workbench", page_icon=str(FAVICON), layout="wide")
 svc = services()
 
 
-def sign_in_page() -> None:
+def sign_in_page(asked_for: PageSpec | None) -> None:
     st.title("Sign in to the workbench")
     mode = svc.config.auth_mode
     if mode == "oidc" and st.user.is_logged_in:
@@ -54,8 +57,30 @@ def sign_in_page() -> None:
             submitted = st.form_submit_button("Sign in", type="primary")
         if submitted:
             if sign_in_local(svc, username, password):
-                st.rerun()
+                land_after_sign_in(asked_for)
             st.error("That username and password do not match.")
+
+
+def land_after_sign_in(asked_for: PageSpec | None) -> None:
+    """Stay on the URL that was asked for (the next run serves that page), unless the role does
+    not allow it: then go to the default page, not to Streamlit's "page not found" dialog."""
+    if asked_for is not None and asked_for.admin_only:
+        try:
+            allowed = (person := current(svc)) is not None and person.is_admin
+        except NoWorkspace:
+            allowed = True  # the next run says what is missing
+        if not allowed:
+            st.switch_page(SIGN_IN_DEFAULT)
+    st.rerun()
+
+
+def signed_out_pages() -> list[st.Page]:
+    """The sign-in form, answering at every page's URL as well as its own: a bookmarked /credits
+    opens the form instead of Streamlit's "page not found" dialog, and signing in lands on it."""
+    return [SIGN_IN_DEFAULT] + [
+        st.Page(partial(sign_in_page, page), title="Sign in", url_path=page.url_path)
+        for page in PAGES
+    ]
 
 
 def workbench_pages(is_admin: bool) -> dict[str, list[st.Page]]:
@@ -74,6 +99,10 @@ def workbench_pages(is_admin: bool) -> dict[str, list[st.Page]]:
     return sections
 
 
+SIGN_IN_DEFAULT = st.Page(
+    partial(sign_in_page, None), title="Sign in", url_path="sign_in", default=True
+)
+
 # Every branch runs to the end of the script (no st.stop()): Streamlit clears a finished run's
 # fragments only when the run ends normally, and the sidebar's balance fragment must not outlive
 # a sign-out.
@@ -89,9 +118,7 @@ if missing_workspace is not None:
         sign_out(svc)
         st.rerun()
 elif who is None:
-    st.navigation(
-        [st.Page(sign_in_page, title="Sign in", url_path="sign_in")], position="hidden"
-    ).run()
+    st.navigation(signed_out_pages(), position="hidden").run()
 else:
     navigation = st.navigation(workbench_pages(who.is_admin))
     st.session_state["who"] = who
