@@ -14,7 +14,7 @@ from workbench.chat_flow import (
     new_submission,
     stream_and_save,
 )
-from workbench.chrome import flash, page_header
+from workbench.chrome import flash, page_header, show_failure
 from workbench.errors import GatewayError
 from workbench.gateway import Caller
 from workbench.page_registry import spec
@@ -113,7 +113,7 @@ with main:
             )
         except (LedgerError, GatewayError) as error:
             st.session_state.pop("submission", None)
-            st.error(explain(error))
+            show_failure(error)
             st.caption("Your message was not sent; it is here to copy:")
             st.code(submission.text, language=None)
             st.stop()
@@ -140,7 +140,7 @@ with main:
             try:
                 st.write_stream(stream_and_save(turn, store, who.user.id, conversation_id))
             except GatewayError as error:
-                st.error(explain(error))
+                show_failure(error)
         st.session_state.pop("submission", None)
         conversations_changed(who.user.id, who.workspace.id)
         if turn.result is not None:

@@ -8,7 +8,7 @@ import streamlit as st
 
 from ledger.errors import LedgerError
 from workbench.cached_reads import image_options
-from workbench.chrome import flash, page_header
+from workbench.chrome import flash, page_header, show_failure
 from workbench.errors import GatewayError
 from workbench.gateway import Caller
 from workbench.image_gallery import gallery
@@ -56,9 +56,9 @@ if st.button("Generate", type="primary", icon=":material/brush:", key="generate"
                 quality=quality,
             )
         except (LedgerError, GatewayError) as error:
-            status.update(label="Not generated", state="error")
+            status.update(label="Not generated", state="error", expanded=True)
             st.session_state.pop("image_request", None)
-            st.error(explain(error))
+            show_failure(error)
             st.stop()
         status.update(label="Done", state="complete")
     st.session_state.pop("image_request", None)

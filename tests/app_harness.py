@@ -259,6 +259,12 @@ def assert_no_exception(at: AppTest) -> None:
     assert shown == [], f"the page raised: {shown}"
 
 
+def assert_links_to_my_credits(at: AppTest) -> None:
+    """The page offers one in-app link (``st.page_link``, same session) to My credits."""
+    links = at.get("page_link")
+    assert [link.proto.page for link in links] == ["credits"], [link.proto for link in links]
+
+
 def navigation_pages(at: AppTest) -> set[str]:
     """The page files the last run registered with ``st.navigation`` (AppTest keeps them to
     resolve ``switch_page``; there is no public accessor)."""

@@ -10,11 +10,16 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.app_harness import FAKE_CHAT_MODEL, AppEnv, app_env, assert_no_exception
+from tests.app_harness import (
+    FAKE_CHAT_MODEL,
+    AppEnv,
+    app_env,
+    assert_links_to_my_credits,
+    assert_no_exception,
+)
 from tests.fake_providers import FakeProvider
 
 MESSAGE = "Please summarise the quarterly report in three bullet points."
-CREDITS_LINK = "[My credits](/credits)"
 
 
 # (credits in the workspace, model): with one credit, GPT-4o mini's estimate (about 1 credit for
@@ -53,7 +58,7 @@ def test_not_enough_credits_is_one_sentence_and_nothing_happens(case: Poor) -> N
 
     [error] = at.error
     assert "Not enough credits" in error.value
-    assert CREDITS_LINK in error.value
+    assert_links_to_my_credits(at)
     assert "Nothing was charged" in error.value
     assert "Traceback" not in error.value
     # The unsent message is offered back to copy.

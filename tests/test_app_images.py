@@ -17,6 +17,7 @@ from tests.app_harness import (
     AppEnv,
     all_text,
     app_env,
+    assert_links_to_my_credits,
     assert_no_exception,
     button,
     sidebar_text,
@@ -157,7 +158,7 @@ def test_too_few_credits_for_images_is_refused_and_charges_nothing(
         assert_no_exception(at)
         [error] = at.error
         assert "Not enough credits" in error.value
-        assert "[My credits](/credits)" in error.value
+        assert_links_to_my_credits(at)
         assert poor.holds() == []
         assert poor.available() == 3
         assert gallery_headings(at) == []

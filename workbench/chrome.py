@@ -3,13 +3,18 @@ signed in, the workspace, its credits refreshed every few seconds, sign out)."""
 
 from __future__ import annotations
 
+import logging
+import secrets
+
 import streamlit as st
 
-from workbench.page_registry import PageSpec
+from workbench.page_registry import PAGES_DIR, PageSpec, spec
+from workbench.plain_errors import concerns_credits, explain
 from workbench.services import Services
 from workbench.session import WORKSPACE_KEY, SignedIn, sign_out
 
 FLASH_KEY = "flash"
+log = logging.getLogger("workbench.pages")
 
 
 def flash(message: str) -> None:
@@ -24,6 +29,34 @@ def page_header(page: PageSpec) -> None:
     st.caption(page.breadcrumb)
     st.title(page.title)
     st.caption(page.description)
+
+
+def show_failure(error: Exception) -> None:
+    """A refusal or failure as one plain sentence; those about credits, caps and limits link to
+    My credits. A page link, not a markdown one: that would open a new, signed-out session."""
+    st.error(explain(error))
+    if concerns_credits(error):
+        credits_page = spec("credits")
+        st.page_link(
+            PAGES_DIR / credits_page.file,
+            label="My credits: balance, spending cap and history",
+            icon=credits_page.icon,
+        )
+
+
+def run_page(page: st.Page) -> None:
+    """Run the chosen page; anything it did not expect is logged with its traceback and shown
+    as one sentence with a reference to find it in the log (Streamlit's own error box would
+    show the traceback to the person)."""
+    try:
+        page.run()
+    except Exception:
+        reference = secrets.token_hex(4)
+        log.exception("page %s failed (reference %s)", page.url_path or "/", reference)
+        st.error(
+            "Something went wrong on this page and it has been logged. Try again; if it keeps "
+            f"happening, tell the workbench's admins (reference {reference})."
+        )
 
 
 def sidebar(svc: Services, who: SignedIn) -> None:

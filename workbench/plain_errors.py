@@ -12,24 +12,22 @@ from ledger.errors import (
 )
 from workbench.errors import GatewayError
 
-CREDITS_LINK = "[My credits](/credits)"
-
 
 def explain(error: Exception) -> str:
     if isinstance(error, InsufficientCredits):
         return (
             f"Not enough credits: this needs about {error.needed:,} and your workspace has "
-            f"{error.available:,} available. Nothing was charged. See {CREDITS_LINK}."
+            f"{error.available:,} available. Nothing was charged."
         )
     if isinstance(error, CapExceeded):
         return (
             f"This would pass your monthly spending cap of {error.cap:,} credits "
-            f"({error.used:,} used so far). Nothing was charged. See {CREDITS_LINK}."
+            f"({error.used:,} used so far). Nothing was charged."
         )
     if isinstance(error, RateLimited):
         return (
             f"You are sending requests faster than allowed; try again in "
-            f"{error.retry_after_s} s. Nothing was charged. Limits and spending: {CREDITS_LINK}."
+            f"{error.retry_after_s} s. Nothing was charged."
         )
     if isinstance(error, UnpricedModel):
         return "That model has no price yet, so it cannot be used. Ask an admin to price it."
@@ -38,6 +36,11 @@ def explain(error: Exception) -> str:
     if isinstance(error, GatewayError | LedgerError):
         return error.message
     return "Something went wrong on our side; it has been logged. Nothing was charged."
+
+
+def concerns_credits(error: Exception) -> bool:
+    """Refusals that My credits explains (balance, cap, limits): shown with a link to it."""
+    return isinstance(error, InsufficientCredits | CapExceeded | RateLimited)
 
 
 def credits(amount: int) -> str:

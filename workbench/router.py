@@ -18,7 +18,7 @@ if str(ROOT) not in sys.path:  # `streamlit run` puts only this script's folder 
 
 import streamlit as st  # noqa: E402
 
-from workbench.chrome import sidebar  # noqa: E402
+from workbench.chrome import run_page, sidebar  # noqa: E402
 from workbench.page_registry import FAVICON, PAGES, PAGES_DIR, PageSpec, visible_to  # noqa: E402
 from workbench.session import (  # noqa: E402
     NoWorkspace,
@@ -123,4 +123,4 @@ else:
     navigation = st.navigation(workbench_pages(who.is_admin))
     st.session_state["who"] = who
     sidebar(svc, who)
-    navigation.run()
+    run_page(navigation)
