@@ -16,6 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from ledger.service import HoldOutcome, Ledger
+from tests.browser_harness import CHROMIUM, NO_CHROMIUM
 from tests.fake_providers import FakeProvider
 from tests.gateway_harness import Harness, build
 from workbench.gateway import Caller
@@ -44,6 +45,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if not CHROMIUM.exists():
+        terminalreporter.write_line(
+            f"NOTE: browser tests were SKIPPED: {NO_CHROMIUM}.", yellow=True, bold=True
+        )
     if not POSTGRES_URL:
         terminalreporter.write_line(
             "NOTE: PostgreSQL tests were SKIPPED: set WORKBENCH_TEST_POSTGRES_URL "
