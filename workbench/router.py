@@ -118,7 +118,7 @@ if missing_workspace is not None:
         sign_out(svc)
         st.rerun()
 elif who is None:
-    st.navigation(signed_out_pages(), position="hidden").run()
+    run_page(st.navigation(signed_out_pages(), position="hidden"))
 else:
     navigation = st.navigation(workbench_pages(who.is_admin))
     st.session_state["who"] = who
