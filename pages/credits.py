@@ -54,7 +54,13 @@ if lines:
             "reason": [line.reason or "" for line in lines],
         }
     )
-    st.dataframe(frame, hide_index=True, width="stretch")
+    amount = st.column_config.NumberColumn(format="localized")  # 50,000, not 50000
+    st.dataframe(
+        frame,
+        hide_index=True,
+        width="stretch",
+        column_config={"credits": amount, "held": amount},
+    )
 else:
     st.caption("No ledger lines match.")
 newer, older = st.columns(2)
