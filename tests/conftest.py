@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -18,7 +19,7 @@ import sqlalchemy as sa
 from ledger.service import HoldOutcome, Ledger
 from tests.browser_harness import CHROMIUM, NO_CHROMIUM
 from tests.fake_providers import FakeProvider
-from tests.gateway_harness import Harness, build
+from tests.gateway_harness import Harness, HarnessFactory, build
 from workbench.gateway import Caller
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -204,16 +205,30 @@ def fake_provider() -> Iterator[FakeProvider]:
 
 
 @pytest.fixture
-def harness(
+def make_harness(
     ledger: Ledger, fake_provider: FakeProvider, tmp_path: Path, clock: FakeClock
-) -> Iterator[Harness]:
-    """A gateway on a seeded workspace (10,000 paid credits; the caller is its member), talking
-    to the fake providers. On teardown, checks that every provider request had exactly one hold
-    and every hold ended exactly once with one usage row."""
+) -> Iterator[HarnessFactory]:
+    """Builds gateways talking to the fake providers, each on a freshly seeded workspace
+    (``make_harness(credits=10_000, slug="acme", **settings)``; the caller is its member). On
+    teardown, checks that every provider request had exactly one hold and every hold ended
+    exactly once with one usage row, across the whole database."""
     fake_provider.reset()
-    s = seed(ledger, 10_000)
-    caller = Caller(s.member_id, s.workspace_id, s.account_id)
-    h = build(ledger, fake_provider, tmp_path, caller)
-    yield h
-    h.check_accounting(clock.now)
+    built: list[Harness] = []
+
+    def factory(credits: int = 10_000, slug: str = "acme", **overrides: Any) -> Harness:
+        s = seed(ledger, credits, slug)
+        caller = Caller(s.member_id, s.workspace_id, s.account_id)
+        h = build(ledger, fake_provider, tmp_path / slug, caller, **overrides)
+        built.append(h)
+        return h
+
+    yield factory
+    if built:
+        built[0].check_accounting(clock.now)
     fake_provider.reset()
+
+
+@pytest.fixture
+def harness(make_harness: HarnessFactory) -> Harness:
+    """A gateway on workspace ``acme`` with 10,000 paid credits (see ``make_harness``)."""
+    return make_harness()

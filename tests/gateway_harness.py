@@ -9,7 +9,7 @@ hold ended in exactly one terminal state with exactly one usage row.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -23,6 +23,8 @@ from tests.fake_providers import FakeProvider
 from workbench.config import Settings
 from workbench.gateway import HOLD_HEADER, Caller, Gateway
 from workbench.gateway_setup import build_gateway
+
+ROOT = Path(__file__).resolve().parent.parent
 
 # Recognisable fake keys: a test greps every output for them.
 OPENAI_KEY = "sk-test-OPENAI-0f3c9a1e7b5d4c2a"
@@ -113,6 +115,30 @@ class Harness:
             assert ends in allowed, f"hold {row.id} ({row.status}) ended as {ends}"
             assert usage_per_hold[row.id] == 1, f"hold {row.id} has {usage_per_hold[row.id]} rows"
         assert self.ledger.verify() == []
+
+
+HarnessFactory = Callable[..., Harness]
+
+# A model the allowlist lists but the price catalogue does not: refused before any call.
+UNPRICED = "openai/gpt-4.1"
+_UNPRICED_ENTRY = f"""
+[[model]]
+id = "{UNPRICED}"
+name = "GPT-4.1"
+provider = "openai"
+kind = "chat"
+litellm_model = "{UNPRICED}"
+context_window = 1000000
+max_output_tokens = 32768
+"""
+
+
+def catalogue_with_unpriced_model(folder: Path) -> Path:
+    """The shipped model catalogue plus :data:`UNPRICED`, written into ``folder``."""
+    shipped = (ROOT / "data" / "models.toml").read_text(encoding="utf-8")
+    catalogue = folder / "models-unpriced.toml"
+    catalogue.write_text(shipped + _UNPRICED_ENTRY, encoding="utf-8")
+    return catalogue
 
 
 def build(

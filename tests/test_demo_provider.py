@@ -5,17 +5,14 @@ real PNGs, and it is billed through the ledger with a usage row like any other m
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 from PIL import Image
 
 from ledger.pricing import token_cost
 from ledger.service import Ledger
-from tests.conftest import seed
 from tests.fake_providers import FakeProvider
-from tests.gateway_harness import ask, build
+from tests.gateway_harness import HarnessFactory, ask
 from workbench import tokens
-from workbench.gateway import Caller
 from workbench.providers.demo import LABEL, draw, reply_for
 
 QUESTION = "How should I plan a vegetable garden on a small balcony?"
@@ -40,12 +37,10 @@ def test_images_are_pngs_of_the_requested_size() -> None:
 
 
 def test_with_no_keys_the_demo_is_offered_and_billed(
-    ledger: Ledger, fake_provider: FakeProvider, tmp_path: Path
+    make_harness: HarnessFactory, ledger: Ledger, fake_provider: FakeProvider
 ) -> None:
-    fake_provider.reset()
-    s = seed(ledger, 5_000)
-    caller = Caller(s.member_id, s.workspace_id, s.account_id)
-    h = build(ledger, fake_provider, tmp_path, caller, openai_api_key=None, anthropic_api_key=None)
+    h = make_harness(5_000, openai_api_key=None, anthropic_api_key=None)
+    caller = h.caller
     assert [m.id for m in h.gateway.models("chat")] == ["demo/chat"]
     assert [m.id for m in h.gateway.models("image")] == ["demo/images"]
 
@@ -69,13 +64,9 @@ def test_with_no_keys_the_demo_is_offered_and_billed(
     assert fake_provider.api_requests() == []
 
 
-def test_max_tokens_cuts_the_reply_short(
-    ledger: Ledger, fake_provider: FakeProvider, tmp_path: Path
-) -> None:
-    s = seed(ledger, 5_000)
-    caller = Caller(s.member_id, s.workspace_id, s.account_id)
-    h = build(ledger, fake_provider, tmp_path, caller)
-    turn = h.gateway.chat(caller, ask(QUESTION), key="demo-2", max_tokens=10)
+def test_max_tokens_cuts_the_reply_short(make_harness: HarnessFactory) -> None:
+    h = make_harness(5_000)
+    turn = h.gateway.chat(h.caller, ask(QUESTION), key="demo-2", max_tokens=10)
     text = "".join(turn)
     assert 0 < tokens.text_tokens("demo/chat", text) <= 10
     assert turn.result is not None and turn.result.usage.output_tokens <= 10

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -11,12 +11,16 @@ import sqlalchemy as sa
 
 from ledger.errors import InvalidIdempotencyKey
 from ledger.schema import entries, holds, idempotency_keys, usage_records
-from ledger.service import Ledger
-from tests.conftest import ROOT, FakeClock, seed
-from tests.fake_providers import FakeProvider
-from tests.gateway_harness import Harness, ask, build
+from tests.conftest import ROOT, FakeClock
+from tests.gateway_harness import (
+    UNPRICED,
+    Harness,
+    HarnessFactory,
+    ask,
+    catalogue_with_unpriced_model,
+)
 from workbench.errors import InvalidRequest, ModelUnavailable
-from workbench.gateway import MAX_IMAGE_PROMPT_CHARS, MAX_PROMPT_CHARS, Caller
+from workbench.gateway import MAX_IMAGE_PROMPT_CHARS, MAX_PROMPT_CHARS
 
 E = TypeVar("E", bound=Exception)
 
@@ -247,28 +251,16 @@ def test_bad_image_input_is_refused_before_anything_happens(
 
 
 @pytest.fixture
-def switched_off(
-    ledger: Ledger, fake_provider: FakeProvider, tmp_path: Path, clock: FakeClock
-) -> Iterator[Harness]:
+def switched_off(make_harness: HarnessFactory, tmp_path: Path) -> Harness:
     """A gateway whose catalogue has GPT-4o mini switched off (``enabled = false``)."""
     shipped = (ROOT / "data" / "models.toml").read_text(encoding="utf-8")
     line = f'litellm_model = "{DISABLED}"\n'
     assert shipped.count(line) == 1
     catalogue = tmp_path / "models.toml"
     catalogue.write_text(shipped.replace(line, line + "enabled = false\n"), encoding="utf-8")
-    fake_provider.reset()
-    s = seed(ledger, 10_000)
-    h = build(
-        ledger,
-        fake_provider,
-        tmp_path,
-        Caller(s.member_id, s.workspace_id, s.account_id),
-        model_catalogue=catalogue,
-    )
+    h = make_harness(model_catalogue=catalogue)
     assert h.gateway.catalogue.get(DISABLED) is not None
-    yield h
-    h.check_accounting(clock.now)
-    fake_provider.reset()
+    return h
 
 
 def test_a_disabled_model_without_fallback_is_unavailable(switched_off: Harness) -> None:
@@ -370,18 +362,6 @@ def test_an_unknown_image_model_falls_back_to_the_default_with_a_notice(harness:
     assert harness.fake.api_requests() == []
 
 
-UNPRICED_MODEL = """
-[[model]]
-id = "openai/gpt-4.1"
-name = "GPT-4.1"
-provider = "openai"
-kind = "chat"
-litellm_model = "openai/gpt-4.1"
-context_window = 1000000
-max_output_tokens = 32768
-"""
-
-
 # --- idempotency keys -----------------------------------------------------------------------------
 
 BAD_KEYS = ["bad key with spaces", "", "-leading-dash", "k" * 201, "semi;colon"]
@@ -401,20 +381,14 @@ def test_an_invalid_idempotency_key_writes_nothing(harness: Harness, key: str) -
 
 @pytest.mark.parametrize("key", ["bad key with spaces", "k" * 201], ids=["spaces", "too-long"])
 def test_an_invalid_key_with_an_unpriced_model_writes_nothing(
-    ledger: Ledger, fake_provider: FakeProvider, tmp_path: Path, clock: FakeClock, key: str
+    make_harness: HarnessFactory, tmp_path: Path, clock: FakeClock, key: str
 ) -> None:
     """The key is checked before the model's price: a bad key is bad input, refused before any
     row is written (a refusal's usage row must not carry a key the ledger would refuse)."""
-    shipped = (ROOT / "data" / "models.toml").read_text(encoding="utf-8")
-    catalogue = tmp_path / "models.toml"
-    catalogue.write_text(shipped + UNPRICED_MODEL, encoding="utf-8")
-    fake_provider.reset()
-    s = seed(ledger, 10_000)
-    caller = Caller(s.member_id, s.workspace_id, s.account_id)
-    h = build(ledger, fake_provider, tmp_path, caller, model_catalogue=catalogue)
+    h = make_harness(model_catalogue=catalogue_with_unpriced_model(tmp_path))
     assert_rejected(
         h,
-        lambda: h.gateway.chat(caller, ask("hi"), key=key, model="openai/gpt-4.1"),
+        lambda: h.gateway.chat(h.caller, ask("hi"), key=key, model=UNPRICED),
         InvalidIdempotencyKey,
         "idempotency key must be",
     )

@@ -4,9 +4,7 @@ expires, retries reuse one hold, and fewer images than asked are charged per ima
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -14,10 +12,8 @@ import sqlalchemy as sa
 from ledger.pricing import token_cost
 from ledger.schema import entries
 from ledger.service import Ledger
-from tests.conftest import FakeClock, seed
 from tests.fake_providers import (
     Behaviour,
-    FakeProvider,
     cut,
     error,
     fewer_images,
@@ -25,9 +21,9 @@ from tests.fake_providers import (
     malformed,
     ok,
 )
-from tests.gateway_harness import Harness, ask, build
+from tests.gateway_harness import Harness, HarnessFactory, ask
 from workbench.errors import ProviderFailed
-from workbench.gateway import Caller, ChatTurn, ImageResult
+from workbench.gateway import ChatTurn, ImageResult
 
 MODELS = ["openai/gpt-4o-mini", "anthropic/claude-haiku-4-5"]
 IMAGE_MODEL = "openai/dall-e-2"
@@ -35,17 +31,9 @@ HANG_S = 3.0  # far past the quick harness's 0.5 s timeout
 
 
 @pytest.fixture
-def quick(
-    ledger: Ledger, fake_provider: FakeProvider, tmp_path: Path, clock: FakeClock
-) -> Iterator[Harness]:
+def quick(make_harness: HarnessFactory) -> Harness:
     """Like ``harness``, with a 0.5 s provider timeout so the hang cases stay fast."""
-    fake_provider.reset()
-    s = seed(ledger, 10_000)
-    caller = Caller(s.member_id, s.workspace_id, s.account_id)
-    h = build(ledger, fake_provider, tmp_path, caller, provider_timeout_s=0.5)
-    yield h
-    h.check_accounting(clock.now)
-    fake_provider.reset()
+    return make_harness(provider_timeout_s=0.5)
 
 
 # --- helpers ---------------------------------------------------------------------------------

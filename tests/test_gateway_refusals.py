@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,46 +12,17 @@ import sqlalchemy as sa
 from ledger.errors import CapExceeded, InsufficientCredits, LedgerError, RateLimited, UnpricedModel
 from ledger.schema import idempotency_keys
 from ledger.service import Ledger
-from tests.conftest import ROOT, FakeClock, seed
-from tests.fake_providers import FakeProvider
-from tests.gateway_harness import Harness, ask, build
-from workbench.gateway import CHAT_FEATURE, IMAGE_FEATURE, Caller
-
-Factory = Callable[..., Harness]
+from tests.conftest import FakeClock
+from tests.gateway_harness import (
+    UNPRICED,
+    Harness,
+    HarnessFactory,
+    ask,
+    catalogue_with_unpriced_model,
+)
+from workbench.gateway import CHAT_FEATURE, IMAGE_FEATURE
 
 ESSAY = ask("Write a long essay about the history of tides and harbours")
-UNPRICED_MODEL = """
-[[model]]
-id = "openai/gpt-4.1"
-name = "GPT-4.1"
-provider = "openai"
-kind = "chat"
-litellm_model = "openai/gpt-4.1"
-context_window = 1000000
-max_output_tokens = 32768
-"""
-
-
-@pytest.fixture
-def make(
-    ledger: Ledger, fake_provider: FakeProvider, tmp_path: Path, clock: FakeClock
-) -> Iterator[Factory]:
-    """Builds a gateway on a freshly seeded workspace: ``make(credits, slug, **settings)``.
-    On teardown, checks the provider-request and hold accounting of the whole database."""
-    fake_provider.reset()
-    built: list[Harness] = []
-
-    def factory(credits: int = 10_000, slug: str = "acme", **overrides: Any) -> Harness:
-        s = seed(ledger, credits, slug)
-        caller = Caller(s.member_id, s.workspace_id, s.account_id)
-        h = build(ledger, fake_provider, tmp_path / slug, caller, **overrides)
-        built.append(h)
-        return h
-
-    yield factory
-    if built:
-        built[0].check_accounting(clock.now)
-    fake_provider.reset()
 
 
 # --- what a refusal leaves behind -----------------------------------------------------------------
@@ -108,8 +79,10 @@ def refuse(call: Callable[[], object], error: type[LedgerError]) -> LedgerError:
 # --- insufficient credits, and its replay ---------------------------------------------------------
 
 
-def test_insufficient_credits_for_a_chat_is_refused_and_recorded(make: Factory) -> None:
-    h = make(1, "poor")
+def test_insufficient_credits_for_a_chat_is_refused_and_recorded(
+    make_harness: HarnessFactory,
+) -> None:
+    h = make_harness(1, "poor")
     estimate = h.gateway.estimate_chat(ESSAY, model="openai/gpt-4o", max_tokens=16_000)
     assert estimate.credits > 1
 
@@ -132,8 +105,10 @@ def test_insufficient_credits_for_a_chat_is_refused_and_recorded(make: Factory) 
     assert h.fake.api_requests() == []
 
 
-def test_insufficient_credits_for_images_is_refused_and_recorded(make: Factory) -> None:
-    h = make(1, "poor")
+def test_insufficient_credits_for_images_is_refused_and_recorded(
+    make_harness: HarnessFactory,
+) -> None:
+    h = make_harness(1, "poor")
     estimate = h.gateway.estimate_images(model="openai/dall-e-3", size="1024x1792", quality="hd")
     assert estimate.credits == 144
 
@@ -164,8 +139,10 @@ def test_insufficient_credits_for_images_is_refused_and_recorded(make: Factory) 
     assert h.fake.api_requests() == []
 
 
-def test_a_stored_refusal_is_replayed_without_a_second_row(make: Factory, ledger: Ledger) -> None:
-    h = make(1, "poor")
+def test_a_stored_refusal_is_replayed_without_a_second_row(
+    make_harness: HarnessFactory, ledger: Ledger
+) -> None:
+    h = make_harness(1, "poor")
 
     def ask_for_an_essay() -> object:
         return h.gateway.chat(
@@ -204,8 +181,10 @@ def test_a_stored_refusal_is_replayed_without_a_second_row(make: Factory, ledger
 # --- a member's monthly cap -----------------------------------------------------------------------
 
 
-def test_a_members_monthly_cap_is_refused_and_recorded(make: Factory, ledger: Ledger) -> None:
-    h = make()
+def test_a_members_monthly_cap_is_refused_and_recorded(
+    make_harness: HarnessFactory, ledger: Ledger
+) -> None:
+    h = make_harness()
     ledger.set_monthly_cap(h.caller.workspace_id, h.caller.user_id, 10)
     estimate = h.gateway.estimate_chat(ESSAY, model="openai/gpt-4o", max_tokens=2_000)
     assert estimate.credits > 10
@@ -239,30 +218,27 @@ def test_a_members_monthly_cap_is_refused_and_recorded(make: Factory, ledger: Le
 # --- a listed model with no price -----------------------------------------------------------------
 
 
-def test_a_listed_but_unpriced_model_is_refused_and_recorded(make: Factory, tmp_path: Path) -> None:
-    catalogue = tmp_path / "models-unpriced.toml"
-    shipped = (ROOT / "data" / "models.toml").read_text(encoding="utf-8")
-    catalogue.write_text(shipped + UNPRICED_MODEL, encoding="utf-8")
-    h = make(model_catalogue=catalogue)
-    assert h.gateway.catalogue.get("openai/gpt-4.1") is not None
+def test_a_listed_but_unpriced_model_is_refused_and_recorded(
+    make_harness: HarnessFactory, tmp_path: Path
+) -> None:
+    h = make_harness(model_catalogue=catalogue_with_unpriced_model(tmp_path))
+    assert h.gateway.catalogue.get(UNPRICED) is not None
     before = h.available()
 
     with pytest.raises(UnpricedModel) as estimated:
-        h.gateway.estimate_chat(ask("hi"), model="openai/gpt-4.1")
+        h.gateway.estimate_chat(ask("hi"), model=UNPRICED)
     assert h.usage_rows() == [], "an estimate asks for nothing, so records nothing"
 
     error = refuse(
-        lambda: h.gateway.chat(h.caller, ask("hi"), key="unpriced-1", model="openai/gpt-4.1"),
+        lambda: h.gateway.chat(h.caller, ask("hi"), key="unpriced-1", model=UNPRICED),
         UnpricedModel,
     )
 
-    assert error.model == "openai/gpt-4.1"
-    assert "'openai/gpt-4.1' has no price" in error.message
+    assert error.model == UNPRICED
+    assert f"'{UNPRICED}' has no price" in error.message
     assert error.message == estimated.value.message
     [row] = h.usage_rows()
-    assert_refusal_recorded(
-        h, row, error, key="unpriced-1", model="openai/gpt-4.1", provider="openai"
-    )
+    assert_refusal_recorded(h, row, error, key="unpriced-1", model=UNPRICED, provider="openai")
     assert h.holds() == []
     assert stored_outcome(h, "unpriced-1") is None
     assert h.available() == before
@@ -278,8 +254,10 @@ def streamed_ok(h: Harness, key: str) -> None:
     assert turn.result is not None and turn.result.status == "ok" and not turn.result.replayed
 
 
-def test_the_per_minute_limit_refuses_the_third_call(make: Factory, clock: FakeClock) -> None:
-    h = make(rate_limit_per_minute=2)
+def test_the_per_minute_limit_refuses_the_third_call(
+    make_harness: HarnessFactory, clock: FakeClock
+) -> None:
+    h = make_harness(rate_limit_per_minute=2)
     streamed_ok(h, "rl-1")
     clock.advance(seconds=20)
     streamed_ok(h, "rl-2")
@@ -303,8 +281,10 @@ def test_the_per_minute_limit_refuses_the_third_call(make: Factory, clock: FakeC
     assert h.fake.api_requests() == []
 
 
-def test_a_rate_limited_key_succeeds_once_there_is_room(make: Factory, clock: FakeClock) -> None:
-    h = make(rate_limit_per_minute=1)
+def test_a_rate_limited_key_succeeds_once_there_is_room(
+    make_harness: HarnessFactory, clock: FakeClock
+) -> None:
+    h = make_harness(rate_limit_per_minute=1)
     streamed_ok(h, "room-1")
     error = refuse(lambda: h.gateway.chat(h.caller, ask("hello again"), key="room-2"), RateLimited)
     assert error.replayed is False
@@ -324,8 +304,10 @@ def test_a_rate_limited_key_succeeds_once_there_is_room(make: Factory, clock: Fa
     assert rows[1].error_type == "RateLimited" and rows[2].hold_id == turn.hold.id
 
 
-def test_the_concurrency_limit_refuses_a_second_call_in_flight(make: Factory) -> None:
-    h = make(rate_limit_concurrent=1)
+def test_the_concurrency_limit_refuses_a_second_call_in_flight(
+    make_harness: HarnessFactory,
+) -> None:
+    h = make_harness(rate_limit_concurrent=1)
     first = h.gateway.chat(h.caller, ask("first"), key="c-1")  # reserved, not yet streamed
     assert first.hold is not None and first.hold.status == "pending"
 

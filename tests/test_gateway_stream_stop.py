@@ -7,19 +7,17 @@ import gc
 import itertools
 import time
 from collections import Counter
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
 from ledger.pricing import token_cost
 from ledger.schema import entries
-from ledger.service import Ledger
-from tests.conftest import FakeClock, seed
+from tests.conftest import FakeClock
 from tests.fake_providers import FakeProvider, slow_stream
-from tests.gateway_harness import Harness, ask, build
+from tests.gateway_harness import Harness, HarnessFactory, ask
 from workbench import tokens
-from workbench.gateway import Caller, ChatTurn
+from workbench.gateway import ChatTurn
 
 MODELS = ["openai/gpt-4o-mini", "anthropic/claude-haiku-4-5"]
 # Room for a long reply, so the hold is well above what a stopped stream costs.
@@ -112,17 +110,9 @@ def test_stopping_a_stream_charges_what_was_streamed_and_ends_the_call(
 
 
 def test_stopping_a_demo_stream_charges_what_was_streamed(
-    ledger: Ledger, fake_provider: FakeProvider, tmp_path: Path, clock: FakeClock
+    make_harness: HarnessFactory, fake_provider: FakeProvider, clock: FakeClock
 ) -> None:
-    fake_provider.reset()
-    s = seed(ledger, 10_000)
-    h = build(
-        ledger,
-        fake_provider,
-        tmp_path,
-        Caller(s.member_id, s.workspace_id, s.account_id),
-        demo_stream_delay_s=0.01,
-    )
+    h = make_harness(demo_stream_delay_s=0.01)
     start = balance_of(h)
     turn = h.gateway.chat(h.caller, ask("Explain tides and moons"), key="k1", model="demo/chat")
 

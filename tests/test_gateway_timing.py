@@ -5,17 +5,16 @@ call's deadline is stopped and charged for what was streamed."""
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
 from ledger.pricing import token_cost
 from ledger.service import Ledger
-from tests.conftest import FakeClock, seed
+from tests.conftest import FakeClock
 from tests.fake_providers import FakeProvider, slow_stream
-from tests.gateway_harness import ask, build
+from tests.gateway_harness import HarnessFactory, ask
 from workbench import tokens
-from workbench.gateway import SETTLE_MARGIN, Caller, Timing
+from workbench.gateway import SETTLE_MARGIN, Timing
 
 
 @pytest.mark.parametrize(("timeout", "retries"), [(60.0, 2), (0.5, 0), (120.0, 5)])
@@ -31,20 +30,10 @@ def test_the_default_hold_ttl() -> None:
 
 
 def test_holds_are_reserved_with_the_derived_ttl_and_rate_window(
-    ledger: Ledger, fake_provider: FakeProvider, tmp_path: Path, clock: FakeClock
+    make_harness: HarnessFactory, clock: FakeClock
 ) -> None:
-    s = seed(ledger, 5_000)
-    caller = Caller(s.member_id, s.workspace_id, s.account_id)
-    h = build(
-        ledger,
-        fake_provider,
-        tmp_path,
-        caller,
-        provider_timeout_s=30,
-        provider_max_retries=1,
-        rate_limit_concurrent=2,
-    )
-    turn = h.gateway.chat(caller, ask("hi"), key="ttl-1", model="openai/gpt-4o-mini")
+    h = make_harness(5_000, provider_timeout_s=30, provider_max_retries=1, rate_limit_concurrent=2)
+    turn = h.gateway.chat(h.caller, ask("hi"), key="ttl-1", model="openai/gpt-4o-mini")
     assert turn.hold is not None
     assert turn.hold.expires_at - turn.hold.created_at == Timing(30, 1).hold_ttl
     assert h.gateway.limits is not None
@@ -54,18 +43,13 @@ def test_holds_are_reserved_with_the_derived_ttl_and_rate_window(
 
 
 def test_a_stream_past_its_deadline_is_stopped_and_charged_for_what_arrived(
-    ledger: Ledger, fake_provider: FakeProvider, tmp_path: Path, clock: FakeClock
+    make_harness: HarnessFactory, ledger: Ledger, fake_provider: FakeProvider, clock: FakeClock
 ) -> None:
-    fake_provider.reset()
-    s = seed(ledger, 5_000)
-    caller = Caller(s.member_id, s.workspace_id, s.account_id)
     # Each chunk arrives well within the per-read timeout, but the whole reply would take 6 s
     # against a 0.4 s deadline (one attempt, no retries).
-    h = build(
-        ledger, fake_provider, tmp_path, caller, provider_timeout_s=0.4, provider_max_retries=0
-    )
+    h = make_harness(5_000, provider_timeout_s=0.4, provider_max_retries=0)
     fake_provider.program(slow_stream(0.1, reply_words=60))
-    turn = h.gateway.chat(caller, ask("a long story"), key="late-1", model="openai/gpt-4o-mini")
+    turn = h.gateway.chat(h.caller, ask("a long story"), key="late-1", model="openai/gpt-4o-mini")
 
     text = "".join(turn)
 
