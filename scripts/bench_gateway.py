@@ -66,8 +66,8 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Generator, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Generator, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from multiprocessing.connection import Connection
@@ -89,6 +89,7 @@ from litellm.litellm_core_utils.thread_pool_executor import executor as litellm_
 from ledger.schema import holds as holds_table  # noqa: E402
 from ledger.schema import usage_records  # noqa: E402
 from ledger.service import Ledger  # noqa: E402
+from scripts.bench_measure import log, percentile, quiet, stage  # noqa: E402
 from tests.fake_providers import FakeProvider, reply_for, slow_stream  # noqa: E402
 from tests.gateway_harness import make_settings  # noqa: E402
 from workbench.gateway import DEFAULT_MAX_TOKENS, HOLD_HEADER, Caller, Gateway  # noqa: E402
@@ -109,28 +110,6 @@ PROMPT = "Say hello in five words."
 API_KEY = "sk-bench"
 SEED_CREDITS = 10**11
 TARGET_OVERHEAD_P50_MS = 3.0
-QUIET = False  # --json-only
-
-
-def log(message: str) -> None:
-    if not QUIET:
-        print(f"[bench] {message}", file=sys.stderr, flush=True)
-
-
-@contextmanager
-def stage(what: str) -> Iterator[None]:
-    start = time.perf_counter()
-    log(f"{what} ...")
-    yield
-    log(f"{what}: {time.perf_counter() - start:.1f}s")
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """Nearest-rank percentile (as ``bench_ledger``)."""
-    ordered = sorted(values)
-    if not ordered:
-        return math.nan
-    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
 
 
 def ms(seconds: float) -> float:
@@ -581,7 +560,6 @@ def litellm_version() -> str | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    global QUIET
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--calls", type=int, default=300, help="timed pairs (direct + gated)")
     parser.add_argument(
@@ -607,7 +585,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.calls < 1 or args.warmup < 1 or args.chunk_delay_ms < 0:
         parser.error("--calls and --warmup must be positive, --chunk-delay-ms not negative")
-    QUIET = args.json_only
+    quiet(args.json_only)
 
     started = time.perf_counter()
     load_at_start = round(os.getloadavg()[0], 2)

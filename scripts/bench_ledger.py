@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import math
 import os
 import shutil
 import sqlite3
@@ -39,8 +38,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -55,6 +53,7 @@ import sqlalchemy as sa  # noqa: E402
 from ledger import hotpath  # noqa: E402
 from ledger.db import sqlite_pragmas  # noqa: E402
 from ledger.service import DEFAULT_HOLD_TTL, Ledger  # noqa: E402
+from scripts.bench_measure import log, percentile, stage  # noqa: E402
 
 PRICES = ROOT / "data" / "prices.toml"
 MODEL = "demo/chat"
@@ -78,10 +77,6 @@ EXPECTED_SHAPE: tuple[tuple[str, bool], ...] = (
     ("INSERT INTO entries", True),
     ("INSERT INTO idempotency_keys", False),
 )
-
-
-def log(message: str) -> None:
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
 
 
 # --- what the ledger sends -----------------------------------------------------------------------
@@ -682,21 +677,6 @@ def ours_pair(book: Ledger, fx: Fixture, key: str) -> tuple[float, float]:
     t1 = time.perf_counter()
     book.capture(hold.id, CAPTURE_AMOUNT, key=f"{key}-c")
     return t1 - t0, time.perf_counter() - t1
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return math.nan
-    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
-
-
-@contextmanager
-def stage(what: str) -> Iterator[None]:
-    start = time.perf_counter()
-    log(f"{what} ...")
-    yield
-    log(f"{what}: {time.perf_counter() - start:.1f}s")
 
 
 # --- runs ----------------------------------------------------------------------------------------
