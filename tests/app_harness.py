@@ -254,6 +254,17 @@ def sidebar_text(at: AppTest) -> str:
     return "\n".join(parts)
 
 
+def metrics(at: AppTest) -> dict[str, str]:
+    """The main area's metrics, label to shown value."""
+    return {m.label: m.value for m in at.main.metric}
+
+
+def the_table(at: AppTest) -> Any:
+    """The page's one dataframe, as a pandas frame (fails if there is not exactly one)."""
+    [table] = at.dataframe
+    return table.value
+
+
 def assert_no_exception(at: AppTest) -> None:
     shown = [e.value for e in at.exception]
     assert shown == [], f"the page raised: {shown}"

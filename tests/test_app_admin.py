@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -18,6 +17,8 @@ from tests.app_harness import (
     app_env,
     assert_no_exception,
     button,
+    metrics,
+    the_table,
 )
 
 SEEDED = 20_000
@@ -31,15 +32,6 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[AppEnv]:
 
 def admin_page(env: AppEnv) -> AppTest:
     return env.signed_in(env.admin, ADMIN_CREDITS)
-
-
-def metrics(at: AppTest) -> dict[str, str]:
-    return {m.label: m.value for m in at.main.metric}
-
-
-def usage_table(at: AppTest) -> Any:
-    [table] = at.dataframe
-    return table.value
 
 
 def test_no_calls_yet(env: AppEnv) -> None:
@@ -78,7 +70,7 @@ def test_recent_usage_lists_the_workspaces_calls(env: AppEnv) -> None:
 
     at = admin_page(env)
     assert_no_exception(at)
-    frame = usage_table(at)
+    frame = the_table(at)
     rows = env.usage_rows()
     assert len(frame) == 2
     assert sorted(frame["model"]) == ["demo/chat", "demo/images"]

@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -17,7 +16,9 @@ from tests.app_harness import (
     app_env,
     assert_no_exception,
     button,
+    metrics,
     sidebar_text,
+    the_table,
 )
 from workbench.credit_packs import load
 
@@ -40,15 +41,6 @@ def grants(env: AppEnv, count: int, first: int = 1) -> None:
 
 def credits_page(env: AppEnv) -> AppTest:
     return env.signed_in(env.member, CREDITS)
-
-
-def metrics(at: AppTest) -> dict[str, str]:
-    return {m.label: m.value for m in at.main.metric}
-
-
-def history(at: AppTest) -> Any:
-    [table] = at.dataframe
-    return table.value
 
 
 def labels(at: AppTest) -> list[str]:
@@ -80,7 +72,7 @@ def test_a_pending_hold_shows_as_held_here_and_in_the_sidebar(env: AppEnv) -> No
     assert metrics(at)["Held for calls in progress"] == "1,234"
     assert f"Credits available: {SEEDED - 1_234:,}" in sidebar_text(at)
     assert "1,234 held for calls in progress" in sidebar_text(at)
-    frame = history(at)
+    frame = the_table(at)
     assert frame["kind"].tolist() == ["hold", "grant"]
     assert frame["held"].tolist()[0] == 1_234
 
@@ -105,7 +97,7 @@ def test_spending_against_a_monthly_cap(env: AppEnv) -> None:
 def test_the_history_table_lists_the_ledger_lines(env: AppEnv) -> None:
     grants(env, 2)
     at = credits_page(env)
-    frame = history(at)
+    frame = the_table(at)
     assert frame.columns.tolist() == COLUMNS
     assert frame["kind"].tolist() == ["grant", "grant", "grant"]
     assert frame["credits"].tolist() == [2, 1, SEEDED]  # newest first
@@ -119,7 +111,7 @@ def test_the_history_table_lists_the_ledger_lines(env: AppEnv) -> None:
 def test_more_than_25_lines_are_paged_with_newer_and_older(env: AppEnv) -> None:
     grants(env, 30)  # 31 lines with the seed
     at = credits_page(env)
-    first = history(at)
+    first = the_table(at)
     assert len(first) == PAGE_SIZE
     assert first["credits"].tolist() == list(range(30, 5, -1))
     assert "Older" in labels(at)
@@ -127,13 +119,13 @@ def test_more_than_25_lines_are_paged_with_newer_and_older(env: AppEnv) -> None:
 
     at = button(at, "Older").click().run()
     assert_no_exception(at)
-    second = history(at)
+    second = the_table(at)
     assert second["credits"].tolist() == [5, 4, 3, 2, 1, SEEDED]
     assert "Newer" in labels(at)
     assert "Older" not in labels(at)
 
     at = button(at, "Newer").click().run()
-    assert history(at)["credits"].tolist() == first["credits"].tolist()
+    assert the_table(at)["credits"].tolist() == first["credits"].tolist()
     assert "Newer" not in labels(at)
 
 
@@ -142,7 +134,7 @@ def test_exactly_25_lines_offer_no_older_page(env: AppEnv) -> None:
     "Older" leads to an empty page ("No ledger lines match.")."""
     grants(env, PAGE_SIZE - 1)
     at = credits_page(env)
-    assert len(history(at)) == PAGE_SIZE
+    assert len(the_table(at)) == PAGE_SIZE
     assert "Older" not in labels(at)
 
 
@@ -156,9 +148,9 @@ def test_the_kind_filter(env: AppEnv) -> None:
         key="filter-hold",
     )
     at = credits_page(env)
-    assert set(history(at)["kind"]) == {"grant", "hold"}
+    assert set(the_table(at)["kind"]) == {"grant", "hold"}
     at.multiselect(key="history_kinds").set_value(["hold"]).run()
-    assert history(at)["kind"].tolist() == ["hold"]
+    assert the_table(at)["kind"].tolist() == ["hold"]
     at.multiselect(key="history_kinds").set_value(["refund"]).run()
     assert at.dataframe == []
     assert "No ledger lines match." in [c.value for c in at.caption]
@@ -171,7 +163,7 @@ def test_changing_the_filter_starts_again_from_the_newest_lines(env: AppEnv) -> 
     at = credits_page(env)
     at = button(at, "Older").click().run()
     at.multiselect(key="history_kinds").set_value(["grant"]).run()
-    assert history(at)["credits"].tolist()[0] == 30
+    assert the_table(at)["credits"].tolist()[0] == 30
     assert "Newer" not in labels(at)
 
 

@@ -22,6 +22,7 @@ from tests.app_harness import (
     all_text,
     app_env,
     assert_no_exception,
+    metrics,
     navigation_pages,
     sidebar_text,
 )
@@ -100,7 +101,7 @@ def test_the_admin_page_renders_for_an_admin(env: AppEnv) -> None:
     assert_sidebar(at, env.admin, "admin")
     assert at.error == []
     assert [s.value for s in at.subheader] == ["Recent usage"]
-    assert {m.label: m.value for m in at.main.metric} == {
+    assert metrics(at) == {
         "Balance": "12,345",
         "Available": "12,345",
         "Held": "0",
