@@ -73,10 +73,11 @@ for meta, images in shown:
     st.markdown(f"**{meta.get('prompt', '')}** · {meta.get('model', '')} · {meta.get('size', '')}")
     columns = st.columns(4)
     for column, image in zip(columns, images, strict=False):
-        column.image(image.read(), width="stretch")
+        png = image.read()  # once, for both the picture and its download
+        column.image(png, width="stretch")
         column.download_button(
             "Download",
-            image.read(),
+            png,
             file_name=f"image-{image.hold_id}-{image.index + 1}.png",
             mime="image/png",
             key=f"dl-{image.hold_id}-{image.index}",

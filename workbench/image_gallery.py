@@ -18,9 +18,10 @@ def gallery(
     for row in rows:
         if not row.images or row.hold_id is None:
             continue
-        images = [image for image in svc.gateway.images.load(row.hold_id) if may_open(who, image)]
+        meta, stored = svc.gateway.images.call(row.hold_id)
+        images = [image for image in stored if may_open(who, image)]
         if images:
-            found.append((svc.gateway.images.meta(row.hold_id) or {}, images))
+            found.append((meta, images))
         if len(found) >= limit:
             break
     return found

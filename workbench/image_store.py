@@ -56,17 +56,22 @@ class ImageStore:
         return self.load(hold_id)
 
     def load(self, hold_id: int) -> list[StoredImage]:
+        return self.call(hold_id)[1]
+
+    def call(self, hold_id: int) -> tuple[dict[str, Any], list[StoredImage]]:
+        """What was asked (the metadata) and the images of one call, from one read of
+        ``meta.json``; ``({}, [])`` when the call stored none (or is incomplete)."""
+        meta = self.meta(hold_id)
+        if meta is None:
+            return {}, []
         folder = self._folder(hold_id)
-        try:
-            meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return []
-        return [
+        images = [
             StoredImage(
                 folder / f"{index}.png", hold_id, index, meta["user_id"], meta["workspace_id"]
             )
             for index in range(int(meta["count"]))
         ]
+        return meta, images
 
     def meta(self, hold_id: int) -> dict[str, Any] | None:
         try:
