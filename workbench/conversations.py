@@ -44,6 +44,9 @@ class NotFound(InvalidRequest):
     """No such conversation for this user (it may be someone else's, or deleted)."""
 
 
+GONE = "That conversation does not exist (it may have been deleted)."
+
+
 def _title(text: str) -> str:
     title = " ".join(text.split())
     if not title:
@@ -98,16 +101,11 @@ class Conversations:
                 )
             ).first()
         if row is None:
-            raise NotFound("That conversation does not exist (it may have been deleted).")
+            raise NotFound(GONE)
         return _conversation(row)
 
     def rename(self, user_id: int, conversation_id: int, title: str) -> None:
         self._update(user_id, conversation_id, title=_title(title))
-
-    def set_settings(
-        self, user_id: int, conversation_id: int, model: str | None, system_prompt: str | None
-    ) -> None:
-        self._update(user_id, conversation_id, model=model, system_prompt=system_prompt or None)
 
     def delete(self, user_id: int, conversation_id: int) -> None:
         with db.write_transaction(self.engine) as conn:
@@ -117,7 +115,7 @@ class Conversations:
                 )
             ).rowcount
         if not deleted:
-            raise NotFound("That conversation does not exist (it may have been deleted).")
+            raise NotFound(GONE)
 
     def messages(self, user_id: int, conversation_id: int) -> list[Message]:
         self.get(user_id, conversation_id)
@@ -149,7 +147,7 @@ class Conversations:
                 .values(updated_at=now)
             ).rowcount
             if not owned:
-                raise NotFound("That conversation does not exist (it may have been deleted).")
+                raise NotFound(GONE)
             conn.execute(
                 messages.insert().values(
                     conversation_id=conversation_id,
@@ -171,7 +169,7 @@ class Conversations:
                 .values(**values, updated_at=datetime.now(UTC))
             ).rowcount
         if not updated:
-            raise NotFound("That conversation does not exist (it may have been deleted).")
+            raise NotFound(GONE)
 
 
 def _conversation(row: sa.Row[tuple[object, ...]]) -> Conversation:
