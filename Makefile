@@ -16,12 +16,15 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
-$(RUNTIME): requirements.txt | $(PY)
+# The project installs itself (editable), so `workbench` is a command and no file edits sys.path.
+$(RUNTIME): requirements.txt pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -e .
 	@touch $@
 
-$(DEV): requirements.txt requirements-dev.txt | $(PY)
+$(DEV): requirements.txt requirements-dev.txt pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet --no-deps -e .
 	@touch $@ $(RUNTIME)
 
 PORT ?= 8501

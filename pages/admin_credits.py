@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from workbench.chrome import page_header
-from workbench.page_registry import spec
-from workbench.session import require_admin, services
+from workbench.ui.chrome import page_header
+from workbench.ui.page_registry import spec
+from workbench.ui.session import require_admin, services
 
 svc = services()
 who = st.session_state["who"]

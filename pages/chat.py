@@ -7,19 +7,19 @@ from dataclasses import replace
 import streamlit as st
 
 from ledger.errors import LedgerError
-from workbench.cached_reads import conversation_list, conversations_changed
-from workbench.chat_flow import (
+from workbench.chat.submission import (
     as_messages,
     history_at_submission,
     new_submission,
     stream_and_save,
 )
-from workbench.chrome import flash, page_header, show_failure
-from workbench.errors import GatewayError
-from workbench.gateway import Caller
-from workbench.page_registry import spec
-from workbench.plain_errors import credits, explain
-from workbench.session import services
+from workbench.gateway.errors import GatewayError
+from workbench.gateway.facade import Caller
+from workbench.ui.cached_reads import conversation_list, conversations_changed
+from workbench.ui.chrome import flash, page_header, show_failure
+from workbench.ui.messages import credits, explain
+from workbench.ui.page_registry import spec
+from workbench.ui.session import services
 
 svc = services()
 who = st.session_state["who"]

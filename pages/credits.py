@@ -6,10 +6,10 @@ import pandas as pd
 import streamlit as st
 
 from ledger.schema import ENTRY_KINDS
-from workbench.cached_reads import credit_packs
-from workbench.chrome import page_header
-from workbench.page_registry import spec
-from workbench.session import services
+from workbench.ui.cached_reads import credit_packs
+from workbench.ui.chrome import page_header
+from workbench.ui.page_registry import spec
+from workbench.ui.session import services
 
 PAGE_SIZE = 25
 

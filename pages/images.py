@@ -7,14 +7,14 @@ import uuid
 import streamlit as st
 
 from ledger.errors import LedgerError
-from workbench.cached_reads import image_options
-from workbench.chrome import flash, page_header, show_failure
-from workbench.errors import GatewayError
-from workbench.gateway import Caller
-from workbench.image_gallery import gallery
-from workbench.page_registry import spec
-from workbench.plain_errors import credits, explain
-from workbench.session import services
+from workbench.gateway.errors import GatewayError
+from workbench.gateway.facade import Caller
+from workbench.images.gallery import gallery
+from workbench.ui.cached_reads import image_options
+from workbench.ui.chrome import flash, page_header, show_failure
+from workbench.ui.messages import credits, explain
+from workbench.ui.page_registry import spec
+from workbench.ui.session import services
 
 svc = services()
 who = st.session_state["who"]

@@ -20,9 +20,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 from ledger.service import Ledger
-from workbench import app_schema
+from workbench.auth.local_logins import BadPassword, LocalLogins
 from workbench.cli import Parser, run_with_ledger
-from workbench.local_logins import BadPassword, LocalLogins
+from workbench.db import schema as app_schema
 
 
 def _password(args: argparse.Namespace) -> str:

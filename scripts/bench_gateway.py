@@ -92,10 +92,9 @@ from ledger.service import Ledger  # noqa: E402
 from scripts.bench_measure import log, percentile, quiet, stage  # noqa: E402
 from tests.fake_providers import FakeProvider, reply_for, slow_stream  # noqa: E402
 from tests.gateway_harness import make_settings  # noqa: E402
-from workbench.gateway import DEFAULT_MAX_TOKENS, HOLD_HEADER, Caller, Gateway  # noqa: E402
-from workbench.gateway_setup import build_gateway  # noqa: E402
-from workbench.ledger_access import open_ledger  # noqa: E402
-from workbench.providers.base import (  # noqa: E402
+from workbench.db.ledger_access import open_ledger  # noqa: E402
+from workbench.gateway.facade import DEFAULT_MAX_TOKENS, HOLD_HEADER, Caller, Gateway  # noqa: E402
+from workbench.gateway.providers.base import (  # noqa: E402
     CallOptions,
     ChatCall,
     ChatReport,
@@ -103,7 +102,8 @@ from workbench.providers.base import (  # noqa: E402
     ImageCall,
     Usage,
 )
-from workbench.providers.litellm_provider import _chat_cost, _connection, _usage  # noqa: E402
+from workbench.gateway.providers.litellm_provider import _chat_cost, _connection, _usage  # noqa: E402
+from workbench.gateway.setup import build_gateway  # noqa: E402
 
 MODEL = "openai/gpt-4o-mini"
 PROMPT = "Say hello in five words."

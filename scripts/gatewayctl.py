@@ -23,8 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 from workbench.cli import Parser, positive_int, run_with_ledger
-from workbench.gateway import Caller, Gateway
-from workbench.gateway_setup import build_gateway
+from workbench.gateway.facade import Caller, Gateway
+from workbench.gateway.setup import build_gateway
 
 
 def caller_for(gateway: Gateway, args: argparse.Namespace) -> Caller:

@@ -7,7 +7,7 @@ the app's services and seeds workspace ``acme`` with an admin and two members wi
 passwords and credits. Pass ``fake=`` (the session's ``fake_provider``) to configure the OpenAI
 provider against the loopback fake server, so chat goes through litellm over HTTP.
 
-The returned :class:`AppEnv` builds ``AppTest`` instances of ``workbench/router.py`` (signed in
+The returned :class:`AppEnv` builds ``AppTest`` instances of ``workbench/ui/router.py`` (signed in
 or not), and reads what the tests check: balances, holds, usage rows, messages.
 
 Use it from a fixture in the test module::
@@ -36,21 +36,21 @@ from ledger.owners import User, Workspace
 from ledger.schema import entries, holds, usage_records
 from tests.fake_providers import FakeProvider
 from tests.gateway_harness import OPENAI_KEY
-from workbench import local_logins
-from workbench.app_schema import conversations, messages
+from workbench.auth import local_logins
+from workbench.bootstrap import Services, open_services
 from workbench.config import settings
-from workbench.services import Services, open_services
-from workbench.session import USER_KEY
+from workbench.db.schema import conversations, messages
+from workbench.ui.session import USER_KEY
 
 ROOT = Path(__file__).resolve().parent.parent
-ROUTER = ROOT / "workbench" / "router.py"
+ROUTER = ROOT / "workbench" / "ui" / "router.py"
 TIMEOUT_S = 30.0
 
 # Paths for ``AppTest.switch_page``: relative to the router's folder (workbench/).
-CHAT = "../pages/chat.py"
-IMAGES = "../pages/images.py"
-CREDITS = "../pages/credits.py"
-ADMIN_CREDITS = "../pages/admin_credits.py"
+CHAT = "../../pages/chat.py"
+IMAGES = "../../pages/images.py"
+CREDITS = "../../pages/credits.py"
+ADMIN_CREDITS = "../../pages/admin_credits.py"
 
 ADMIN_PASSWORD = "admin-password-0001"
 MEMBER_PASSWORD = "member-password-0002"

@@ -22,8 +22,8 @@ from tests.app_harness import (
     sidebar_text,
 )
 from tests.fake_providers import FakeProvider, reply_for
-from workbench.conversations import NotFound
-from workbench.gateway import HOLD_HEADER
+from workbench.chat.conversations import NotFound
+from workbench.gateway.facade import HOLD_HEADER
 
 QUESTION = "What is the capital of France, briefly?"
 

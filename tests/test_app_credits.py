@@ -20,7 +20,7 @@ from tests.app_harness import (
     sidebar_text,
     the_table,
 )
-from workbench.credit_packs import load
+from workbench.billing.credit_packs import load
 
 PAGE_SIZE = 25
 SEEDED = 50_000

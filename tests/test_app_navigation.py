@@ -26,8 +26,8 @@ from tests.app_harness import (
     navigation_pages,
     sidebar_text,
 )
-from workbench.page_registry import PAGES, PAGES_DIR, spec
-from workbench.session import USER_KEY
+from workbench.ui.page_registry import PAGES, PAGES_DIR, spec
+from workbench.ui.session import USER_KEY
 
 ADMIN_ONLY_TEXT = "This page is for workspace admins."
 

@@ -19,8 +19,8 @@ from tests.app_harness import (
     button,
     sidebar_text,
 )
-from workbench.chat_flow import new_submission
-from workbench.session import USER_KEY
+from workbench.chat.submission import new_submission
+from workbench.ui.session import USER_KEY
 
 WRONG = "That username and password do not match."
 

@@ -13,7 +13,7 @@ import pytest
 import streamlit.runtime.context as st_context
 
 from tests.app_harness import AppEnv, all_text, app_env, assert_no_exception, sidebar_text
-from workbench.session import USER_KEY
+from workbench.ui.session import USER_KEY
 
 
 def send_headers(monkeypatch: pytest.MonkeyPatch, headers: dict[str, str]) -> None:

@@ -22,8 +22,8 @@ from tests.app_harness import (
     assert_no_exception,
     sidebar_text,
 )
-from workbench.local_logins import LocalLogins
-from workbench.session import USER_KEY
+from workbench.auth.local_logins import LocalLogins
+from workbench.ui.session import USER_KEY
 
 SECRET_DETAIL = "disk /var/lib/secret-volume is on fire"
 

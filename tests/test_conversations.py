@@ -7,9 +7,9 @@ import pytest
 
 from ledger.service import Ledger
 from tests.conftest import seed
-from workbench import app_schema
-from workbench.conversations import Conversations, NotFound
-from workbench.errors import InvalidRequest
+from workbench.chat.conversations import Conversations, NotFound
+from workbench.db import schema as app_schema
+from workbench.gateway.errors import InvalidRequest
 
 
 @pytest.fixture

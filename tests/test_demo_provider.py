@@ -12,8 +12,8 @@ from ledger.pricing import token_cost
 from ledger.service import Ledger
 from tests.fake_providers import FakeProvider
 from tests.gateway_harness import HarnessFactory, ask
-from workbench import tokens
-from workbench.providers.demo import LABEL, draw, reply_for
+from workbench.gateway import tokens
+from workbench.gateway.providers.demo import LABEL, draw, reply_for
 
 QUESTION = "How should I plan a vegetable garden on a small balcony?"
 

@@ -457,8 +457,9 @@ def test_image_failures(fake: FakeProvider) -> None:
 #
 # Which of litellm's knobs retries what (the openai SDK's max_retries for OpenAI; litellm's own
 # loop with a retry_policy for Anthropic, which ignores max_retries) is the gateway's business:
-# see workbench/providers/litellm_provider.py::_retries, and the attempts counted per failure in
-# tests/test_gateway_provider_failures.py. Here: the fake speaks retry-after as the SDK expects.
+# see workbench/gateway/providers/litellm_provider.py::_retries, and the attempts counted per
+# failure in tests/test_gateway_provider_failures.py. Here: the fake speaks retry-after as the
+# SDK expects.
 
 
 def test_openai_sdk_honours_retry_after(fake: FakeProvider) -> None:

@@ -19,8 +19,8 @@ from tests.gateway_harness import (
     ask,
     catalogue_with_unpriced_model,
 )
-from workbench.errors import InvalidRequest, ModelUnavailable
-from workbench.gateway import MAX_IMAGE_PROMPT_CHARS, MAX_PROMPT_CHARS
+from workbench.gateway.errors import InvalidRequest, ModelUnavailable
+from workbench.gateway.facade import MAX_IMAGE_PROMPT_CHARS, MAX_PROMPT_CHARS
 
 E = TypeVar("E", bound=Exception)
 

@@ -8,7 +8,7 @@ import pytest
 from ledger.errors import IdempotencyConflict
 from tests.fake_providers import error
 from tests.gateway_harness import Harness, ask
-from workbench.errors import ProviderFailed, RequestInProgress
+from workbench.gateway.errors import ProviderFailed, RequestInProgress
 
 MODEL = "openai/gpt-4o-mini"
 

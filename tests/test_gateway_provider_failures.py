@@ -22,8 +22,8 @@ from tests.fake_providers import (
     ok,
 )
 from tests.gateway_harness import Harness, HarnessFactory, ask
-from workbench.errors import ProviderFailed
-from workbench.gateway import ChatTurn, ImageResult
+from workbench.gateway.errors import ProviderFailed
+from workbench.gateway.facade import ChatTurn, ImageResult
 
 MODELS = ["openai/gpt-4o-mini", "anthropic/claude-haiku-4-5"]
 IMAGE_MODEL = "openai/dall-e-2"

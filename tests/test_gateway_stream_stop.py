@@ -16,8 +16,8 @@ from ledger.schema import entries
 from tests.conftest import FakeClock
 from tests.fake_providers import FakeProvider, slow_stream
 from tests.gateway_harness import Harness, HarnessFactory, ask
-from workbench import tokens
-from workbench.gateway import ChatTurn
+from workbench.gateway import tokens
+from workbench.gateway.facade import ChatTurn
 
 MODELS = ["openai/gpt-4o-mini", "anthropic/claude-haiku-4-5"]
 # Room for a long reply, so the hold is well above what a stopped stream costs.

@@ -13,8 +13,8 @@ from ledger.service import Ledger
 from tests.conftest import FakeClock
 from tests.fake_providers import FakeProvider, slow_stream
 from tests.gateway_harness import HarnessFactory, ask
-from workbench import tokens
-from workbench.gateway import SETTLE_MARGIN, Timing
+from workbench.gateway import tokens
+from workbench.gateway.facade import SETTLE_MARGIN, Timing
 
 
 @pytest.mark.parametrize(("timeout", "retries"), [(60.0, 2), (0.5, 0), (120.0, 5)])

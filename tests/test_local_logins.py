@@ -7,14 +7,14 @@ import pytest
 
 from ledger.service import Ledger
 from tests.conftest import seed
-from workbench import app_schema
-from workbench.local_logins import (
+from workbench.auth.local_logins import (
     FIRST_ADMIN,
     BadPassword,
     LocalLogins,
     hash_password,
     verify_password,
 )
+from workbench.db import schema as app_schema
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ import pytest
 
 from ledger.pricing import load_catalogue as load_prices
 from workbench.config import DATA
-from workbench.errors import InvalidRequest, ModelUnavailable
-from workbench.model_catalogue import Catalogue, load
+from workbench.gateway.catalogue import Catalogue, load
+from workbench.gateway.errors import InvalidRequest, ModelUnavailable
 
 SHIPPED = DATA / "models.toml"
 ALL = {"demo", "openai", "anthropic"}

@@ -3,11 +3,13 @@ belongs in workbench/). The entry script is not beside pages/ (the legacy router
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests.conftest import ROOT
 from tests.test_one_path_to_providers import imported_roots
-from workbench.page_registry import PAGES, PAGES_DIR
+from workbench.ui.page_registry import PAGES, PAGES_DIR
 
 FORBIDDEN = {"sqlalchemy", "litellm", "openai", "anthropic", "duckdb", "psycopg", "sqlite3"}
 PAGE_FILES = sorted(PAGES_DIR.glob("*.py"))
@@ -29,7 +31,8 @@ def test_every_registered_page_exists_and_every_page_is_registered() -> None:
 
 
 def test_the_scripts_streamlit_runs_do_not_sit_beside_pages() -> None:
-    for script in ("app.py", "router.py"):
+    for script in ("app.py", "ui/router.py"):
         folder = (ROOT / "workbench" / script).parent
+        assert (folder / Path(script).name).exists()
         assert not (folder / "pages").exists()
     assert PAGES_DIR.parent == ROOT

@@ -14,8 +14,8 @@ from tests.conftest import ROOT
 PROBE = """
 import json
 from workbench.config import Settings
-from workbench.gateway_setup import load_catalogue
-from workbench import provider_keys
+from workbench.gateway.setup import load_catalogue
+from workbench.gateway import keys as provider_keys
 config = Settings(_env_file=None)
 keys = provider_keys.load(config, load_catalogue(config))
 openai = keys.providers["openai"].api_key

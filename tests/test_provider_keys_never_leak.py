@@ -9,8 +9,8 @@ import pytest
 
 from tests.fake_providers import error
 from tests.gateway_harness import ANTHROPIC_KEY, OPENAI_KEY, Harness, ask
-from workbench.errors import ProviderFailed
-from workbench.provider_keys import REDACTED
+from workbench.gateway.errors import ProviderFailed
+from workbench.gateway.keys import REDACTED
 
 KEYS = (OPENAI_KEY, ANTHROPIC_KEY)
 

@@ -12,9 +12,9 @@ import pytest
 
 from ledger.service import Ledger
 from tests.conftest import seed
-from workbench import session
+from workbench.bootstrap import Services, open_services
 from workbench.config import Settings
-from workbench.services import Services, open_services
+from workbench.ui import session
 
 
 class FakeUser(dict[str, Any]):

@@ -10,8 +10,8 @@ from alembic.runtime.migration import MigrationContext
 from ledger import db
 from ledger.service import Ledger
 from tests.conftest import seed
-from workbench import app_schema
-from workbench.conversations import Conversations
+from workbench.chat.conversations import Conversations
+from workbench.db import schema as app_schema
 
 
 def _ours(obj: object, name: str | None, type_: str, reflected: bool, other: object) -> bool:

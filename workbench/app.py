@@ -1,26 +1,21 @@
 """The workbench's entry point: ``streamlit run workbench/app.py``.
 
 An ``st.App`` so the same server can carry extra HTTP routes (the Stripe webhook joins it in a
-later issue). The script every session runs is ``router.py`` beside this file; the pages are in the
+later issue). The script every session runs is ``ui/router.py``; the pages are in the
 top-level ``pages/`` folder, deliberately not beside it.
 """
 
 from __future__ import annotations
 
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+import streamlit as st
 
-import streamlit as st  # noqa: E402
-
-from workbench.config import settings  # noqa: E402
-from workbench.services import announce_first_admin, open_services  # noqa: E402
+from workbench.bootstrap import announce_first_admin, open_services
+from workbench.config import settings
 
 
 @asynccontextmanager
@@ -33,4 +28,4 @@ async def lifespan(_app: Any) -> AsyncIterator[None]:
     yield
 
 
-app = st.App(str(Path(__file__).with_name("router.py")), lifespan=lifespan)
+app = st.App(str(Path(__file__).parent / "ui" / "router.py"), lifespan=lifespan)

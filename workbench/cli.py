@@ -12,8 +12,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from ledger.errors import LedgerError
 from ledger.service import Ledger
 from workbench.config import Settings
-from workbench.errors import GatewayError
-from workbench.ledger_access import open_ledger
+from workbench.db.ledger_access import open_ledger
+from workbench.gateway.errors import GatewayError
 
 
 class Parser(argparse.ArgumentParser):

@@ -3,7 +3,7 @@
 The embedded default needs no configuration at all: a SQLite file under ``data/``, the offline
 demo provider, local sign-in. Provider keys are also read under their usual names
 (``OPENAI_API_KEY``, ``ANTHROPIC_API_KEY``) and, failing those, from Streamlit's secrets
-(``workbench.provider_keys``); they are held as ``SecretStr`` so no repr or log shows them.
+(``workbench.gateway.keys``); they are held as ``SecretStr`` so no repr or log shows them.
 """
 
 from __future__ import annotations

@@ -8,13 +8,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ledger.service import Ledger
-from workbench import app_schema
+from workbench.auth.local_logins import LocalLogins
+from workbench.chat.conversations import Conversations
 from workbench.config import Settings
-from workbench.conversations import Conversations
-from workbench.gateway import Gateway
-from workbench.gateway_setup import build_gateway
-from workbench.ledger_access import open_ledger
-from workbench.local_logins import LocalLogins
+from workbench.db import schema as app_schema
+from workbench.db.ledger_access import open_ledger
+from workbench.gateway.facade import Gateway
+from workbench.gateway.setup import build_gateway
 
 
 @dataclass(frozen=True)

@@ -39,12 +39,11 @@ from ledger.pricing import Price, chat_estimate, image_cost, token_cost
 from ledger.ratelimits import RateLimits
 from ledger.service import HoldOutcome, Ledger
 from ledger.usage import UsageRecord, UsageRow
-from workbench import tokens
-from workbench.errors import InvalidRequest, ProviderFailed, RequestInProgress
-from workbench.image_store import ImageStore, StoredImage
-from workbench.model_catalogue import Catalogue, Kind, ModelEntry
-from workbench.provider_keys import Credentials, ProviderKeys, redactor
-from workbench.providers.base import (
+from workbench.gateway import tokens
+from workbench.gateway.catalogue import Catalogue, Kind, ModelEntry
+from workbench.gateway.errors import InvalidRequest, ProviderFailed, RequestInProgress
+from workbench.gateway.keys import Credentials, ProviderKeys, redactor
+from workbench.gateway.providers.base import (
     CallOptions,
     ChatCall,
     ChatReport,
@@ -54,6 +53,7 @@ from workbench.providers.base import (
     ProviderError,
     Usage,
 )
+from workbench.images.store import ImageStore, StoredImage
 
 log = logging.getLogger("workbench.gateway")
 

@@ -16,8 +16,15 @@ from collections.abc import Generator, Iterator
 
 from PIL import Image, ImageDraw, ImageFont
 
-from workbench import tokens
-from workbench.providers.base import ChatCall, ChatReport, ImageBatch, ImageCall, Message, Usage
+from workbench.gateway import tokens
+from workbench.gateway.providers.base import (
+    ChatCall,
+    ChatReport,
+    ImageBatch,
+    ImageCall,
+    Message,
+    Usage,
+)
 
 LABEL = "Demo model (offline): this reply was written by a local program, not by an AI."
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]{3,}")

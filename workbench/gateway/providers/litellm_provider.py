@@ -16,8 +16,8 @@ from litellm.cost_calculator import default_image_cost_calculator
 from litellm.exceptions import Timeout as LitellmTimeout
 from litellm.types.router import RetryPolicy
 
-from workbench.provider_keys import redactor
-from workbench.providers.base import (
+from workbench.gateway.keys import redactor
+from workbench.gateway.providers.base import (
     CallOptions,
     ChatCall,
     ChatReport,

@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from workbench.config import Settings
-from workbench.model_catalogue import Catalogue
+from workbench.gateway.catalogue import Catalogue
 
 REDACTED = "[redacted]"
 _SECRET_NAMES = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}

@@ -1,7 +1,7 @@
 """The app's own tables (not money): local sign-in, and chat conversations with their messages.
 
 They live in the ledger's database, beside its tables, with their own Alembic history
-(``workbench/app_migrations``, version table ``workbench_alembic_version``) so the ledger stays a
+(``workbench/db/migrations``, version table ``workbench_alembic_version``) so the ledger stays a
 library that knows nothing of the app. They reference the ledger's ``users`` and ``workspaces``.
 """
 
@@ -72,7 +72,7 @@ messages = sa.Table(
     sa.Index(None, "conversation_id", "id"),
 )
 
-MIGRATIONS = Path(__file__).with_name("app_migrations")
+MIGRATIONS = Path(__file__).with_name("migrations")
 
 
 def migrate(engine: Engine) -> None:

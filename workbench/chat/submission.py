@@ -7,8 +7,8 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from workbench.conversations import Conversations, Message
-from workbench.gateway import ChatTurn
+from workbench.chat.conversations import Conversations, Message
+from workbench.gateway.facade import ChatTurn
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from workbench.errors import InvalidRequest
+from workbench.gateway.errors import InvalidRequest
 
 
 class CreditPack(BaseModel):

@@ -10,7 +10,7 @@ from ledger.errors import (
     RateLimited,
     UnpricedModel,
 )
-from workbench.errors import GatewayError
+from workbench.gateway.errors import GatewayError
 
 
 def explain(error: Exception) -> str:

@@ -19,10 +19,10 @@ import streamlit as st
 
 from ledger.errors import UnknownUser
 from ledger.owners import Membership, User, Workspace
+from workbench.bootstrap import Services, announce_first_admin, open_services
 from workbench.config import settings
-from workbench.services import Services, announce_first_admin, open_services
 
-log = logging.getLogger("workbench.session")
+log = logging.getLogger("workbench.ui.session")
 
 USER_KEY = "signed_in_user_id"
 WORKSPACE_KEY = "workspace_id"

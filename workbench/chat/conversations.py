@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from ledger import db
-from workbench.app_schema import conversations, messages
-from workbench.errors import InvalidRequest
+from workbench.db.schema import conversations, messages
+from workbench.gateway.errors import InvalidRequest
 
 TITLE_LIMIT = 80
 

@@ -21,7 +21,7 @@ from ledger import db
 from ledger.errors import UnknownUser
 from ledger.owners import User
 from ledger.service import Ledger
-from workbench.app_schema import local_logins
+from workbench.db.schema import local_logins
 
 # OWASP's scrypt floor (2**17 with r=8 is its first choice; 2**15 keeps a sign-in near 100 ms here).
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**15, 8, 1

@@ -8,10 +8,10 @@ import secrets
 
 import streamlit as st
 
-from workbench.page_registry import PAGES_DIR, PageSpec, spec
-from workbench.plain_errors import concerns_credits, explain
-from workbench.services import Services
-from workbench.session import WORKSPACE_KEY, SignedIn, sign_out
+from workbench.bootstrap import Services
+from workbench.ui.messages import concerns_credits, explain
+from workbench.ui.page_registry import PAGES_DIR, PageSpec, spec
+from workbench.ui.session import WORKSPACE_KEY, SignedIn, sign_out
 
 FLASH_KEY = "flash"
 log = logging.getLogger("workbench.pages")

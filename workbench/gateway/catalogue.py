@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from workbench.errors import InvalidRequest, ModelUnavailable
+from workbench.gateway.errors import InvalidRequest, ModelUnavailable
 
 Provider = Literal["demo", "openai", "anthropic", "openai_compatible"]
 Kind = Literal["chat", "image"]

@@ -11,8 +11,8 @@ from collections.abc import Generator, Mapping
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-from workbench.model_catalogue import ModelEntry
-from workbench.provider_keys import Credentials
+from workbench.gateway.catalogue import ModelEntry
+from workbench.gateway.keys import Credentials
 
 Message = Mapping[str, str]
 

@@ -6,14 +6,15 @@ import dataclasses
 
 from ledger.ratelimits import RateLimits
 from ledger.service import Ledger
-from workbench import model_catalogue, provider_keys
 from workbench.config import Settings, settings
-from workbench.gateway import Gateway, Timing
-from workbench.image_store import ImageStore
-from workbench.model_catalogue import Catalogue
-from workbench.providers.base import Provider
-from workbench.providers.demo import DemoProvider
-from workbench.providers.litellm_provider import LitellmProvider
+from workbench.gateway import catalogue as model_catalogue
+from workbench.gateway import keys as provider_keys
+from workbench.gateway.catalogue import Catalogue
+from workbench.gateway.facade import Gateway, Timing
+from workbench.gateway.providers.base import Provider
+from workbench.gateway.providers.demo import DemoProvider
+from workbench.gateway.providers.litellm_provider import LitellmProvider
+from workbench.images.store import ImageStore
 
 
 def load_catalogue(config: Settings) -> Catalogue:

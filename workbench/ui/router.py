@@ -8,19 +8,13 @@ serves them unfiltered.
 
 from __future__ import annotations
 
-import sys
 from functools import partial
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # `streamlit run` puts only this script's folder on the path
-    sys.path.insert(0, str(ROOT))
+import streamlit as st
 
-import streamlit as st  # noqa: E402
-
-from workbench.chrome import run_page, sidebar  # noqa: E402
-from workbench.page_registry import FAVICON, PAGES, PAGES_DIR, PageSpec, visible_to  # noqa: E402
-from workbench.session import (  # noqa: E402
+from workbench.ui.chrome import run_page, sidebar
+from workbench.ui.page_registry import FAVICON, PAGES, PAGES_DIR, PageSpec, visible_to
+from workbench.ui.session import (
     NoWorkspace,
     current,
     services,

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from workbench.conversations import Conversation
-from workbench.credit_packs import CreditPack, load
-from workbench.session import services
+from workbench.billing.credit_packs import CreditPack, load
+from workbench.chat.conversations import Conversation
+from workbench.ui.session import services
 
 
 @st.cache_data(ttl=60, max_entries=64, show_spinner=False)

@@ -8,7 +8,7 @@ from typing import Any
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from workbench.app_schema import APP_TABLES, metadata
+from workbench.db.schema import APP_TABLES, metadata
 
 VERSION_TABLE = "workbench_alembic_version"
 

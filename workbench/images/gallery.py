@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from workbench.image_store import StoredImage
-from workbench.services import Services
-from workbench.session import SignedIn
+from workbench.bootstrap import Services
+from workbench.images.store import StoredImage
+from workbench.ui.session import SignedIn
 
 
 def gallery(

@@ -1,0 +1,1 @@
+"""Usage analytics (to come): DuckDB over a columnar mirror of the usage rows."""

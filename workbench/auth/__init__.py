@@ -1,0 +1,1 @@
+"""Sign-in that does not need Streamlit: local accounts with scrypt-hashed passwords."""

@@ -1,0 +1,1 @@
+"""Billing: what workspaces can buy (credit packs today; Stripe checkout and webhooks next)."""

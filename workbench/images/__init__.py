@@ -1,0 +1,1 @@
+"""Images: the generated files on disk and the gallery of past calls."""
