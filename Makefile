@@ -31,12 +31,7 @@ PORT ?= 8501
 
 ## run: prepare the embedded database (migrate, seed a demo workspace once) and start the app
 run: $(RUNTIME)
-	$(PY) scripts/ledgerctl.py migrate
-	$(PY) scripts/ledgerctl.py seed --if-empty
-	$(PY) scripts/ledgerctl.py status
-	@echo "Starting the workbench on http://localhost:$(PORT) (Ctrl-C stops it)"
-	$(PY) -m streamlit run workbench/app.py --server.headless=true --server.port=$(PORT) \
-	  --browser.gatherUsageStats=false
+	$(VENV)/bin/workbench run --port $(PORT)
 
 ## test: lint, type-check and the whole test suite (PostgreSQL parts need WORKBENCH_TEST_POSTGRES_URL)
 test: lint
@@ -51,13 +46,13 @@ lint: $(DEV)
 
 ## bench: the ledger and gateway benchmarks (add a PostgreSQL URL with BENCH_POSTGRES_URL=...)
 bench: $(DEV)
-	$(PY) scripts/bench_ledger.py
-	@if [ -n "$$BENCH_POSTGRES_URL" ]; then $(PY) scripts/bench_ledger.py --url "$$BENCH_POSTGRES_URL"; fi
-	$(PY) scripts/bench_gateway.py
+	$(PY) -m scripts.bench_ledger
+	@if [ -n "$$BENCH_POSTGRES_URL" ]; then $(PY) -m scripts.bench_ledger --url "$$BENCH_POSTGRES_URL"; fi
+	$(PY) -m scripts.bench_gateway
 
 ## screenshots: a PNG of every page per role into docs/screenshots (needs /usr/bin/chromium)
 screenshots: $(DEV)
-	$(PY) scripts/screenshots.py
+	$(PY) -m scripts.screenshots
 
 clean-venv:
 	rm -rf $(VENV)

@@ -190,11 +190,13 @@ def _run_migrations(engine: Engine, run: Callable[[Config], None], location: Pat
         run(alembic_config(connection, location))
 
 
-def current_revision(engine: Engine) -> str | None:
+def current_revision(engine: Engine, version_table: str = "alembic_version") -> str | None:
+    """The revision of the Alembic tree whose history is kept in ``version_table``."""
     from alembic.runtime.migration import MigrationContext
 
     with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+        context = MigrationContext.configure(connection, opts={"version_table": version_table})
+        return context.get_current_revision()
 
 
 def _begin_sqlite(connection: Connection, mode: str) -> None:

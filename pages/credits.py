@@ -77,5 +77,5 @@ for pack in credit_packs():
     st.markdown(f"**{pack.name}**: {pack.credits:,} credits for US${pack.price_usd}{note}")
 st.info(
     "Buying packs online arrives with Stripe billing. Until then, ask a workspace admin for "
-    "credits (they can grant them with `scripts/ledgerctl.py grant`)."
+    "credits (they can grant them with `workbench ledger grant`)."
 )

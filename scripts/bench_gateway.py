@@ -2,9 +2,9 @@
 """Benchmark the provider gateway's overhead: a streamed chat turn through the gateway against the
 same litellm call made directly, both served by the same loopback fake provider, on SQLite.
 
-    .venv/bin/python scripts/bench_gateway.py
-    .venv/bin/python scripts/bench_gateway.py --calls 1000 --json-only
-    .venv/bin/python scripts/bench_gateway.py --server-process --chunk-delay-ms 2
+    .venv/bin/python -m scripts.bench_gateway
+    .venv/bin/python -m scripts.bench_gateway --calls 1000 --json-only
+    .venv/bin/python -m scripts.bench_gateway --server-process --chunk-delay-ms 2
 
 What is measured, in one run:
 
@@ -75,8 +75,6 @@ from pathlib import Path
 from typing import Any, cast
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 # First: the package sets LITELLM_LOCAL_MODEL_COST_MAP, which litellm reads when it is imported.
 import workbench  # noqa: E402, F401

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Benchmark the ledger's hot path: reserve + capture pairs, against the raw driver doing the same.
 
-    .venv/bin/python scripts/bench_ledger.py                      # SQLite (a temporary file)
-    .venv/bin/python scripts/bench_ledger.py --url postgresql://postgres@127.0.0.1:5432/test
+    .venv/bin/python -m scripts.bench_ledger                      # SQLite (a temporary file)
+    .venv/bin/python -m scripts.bench_ledger --url postgresql://postgres@127.0.0.1:5432/test
 
 What is measured, in one run:
 
@@ -45,8 +45,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 import sqlalchemy as sa  # noqa: E402
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """screenshots: a full-page PNG of every page each role can see, for the docs.
 
-    scripts/screenshots.py [--out docs/screenshots]
+    .venv/bin/python -m scripts.screenshots [--out docs/screenshots]
 
 Starts the app as ``make run`` does, on a free port with a throwaway database (seeded demo
 workspace, offline demo models), signs in as each role in headless Chromium (Debian's
@@ -17,8 +17,6 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from playwright.sync_api import Page, sync_playwright
 

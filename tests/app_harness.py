@@ -2,10 +2,11 @@
 
 ``make_app(tmp_path, monkeypatch)`` points the app's configuration (``WORKBENCH_*`` environment
 variables) at a new SQLite file and image folder in ``tmp_path``, clears every cache that could
-carry state from another test (``settings()``, ``st.cache_resource``, ``st.cache_data``), opens
-the app's services and seeds workspace ``acme`` with an admin and two members with known
-passwords and credits. Pass ``fake=`` (the session's ``fake_provider``) to configure the OpenAI
-provider against the loopback fake server, so chat goes through litellm over HTTP.
+carry state from another test (``settings()``, the shared services, ``st.cache_resource``,
+``st.cache_data``), opens the app's services and seeds workspace ``acme`` with an admin and two
+members with known passwords and credits. Pass ``fake=`` (the session's ``fake_provider``) to
+configure the OpenAI provider against the loopback fake server, so chat goes through litellm over
+HTTP.
 
 The returned :class:`AppEnv` builds ``AppTest`` instances of ``workbench/ui/router.py`` (signed in
 or not), and reads what the tests check: balances, holds, usage rows, messages.
@@ -36,6 +37,7 @@ from ledger.owners import User, Workspace
 from ledger.schema import entries, holds, usage_records
 from tests.fake_providers import FakeProvider
 from tests.gateway_harness import OPENAI_KEY
+from workbench import bootstrap
 from workbench.auth import local_logins
 from workbench.bootstrap import Services, open_services
 from workbench.config import settings
@@ -76,6 +78,7 @@ _CLEARED_ENV = (
 def clear_caches() -> None:
     """Forget everything a previous test configured: settings, services, cached reads."""
     settings.cache_clear()
+    bootstrap.shutdown()
     st.cache_resource.clear()
     st.cache_data.clear()
 

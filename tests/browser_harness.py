@@ -1,8 +1,9 @@
 """Drive the real app in headless Chromium.
 
 The server side starts ``streamlit run workbench/app.py`` (as ``make run`` does) on a free port
-with its own SQLite file and image folder, seeded by ``scripts/ledgerctl.py seed``; it reads the
-first admin's password from the app's console and sets the member's with ``scripts/authctl.py``.
+with its own SQLite file and image folder, seeded by ``workbench ledger seed``; it reads the
+first admin's password from the app's console and sets the member's with
+``workbench auth set-password``.
 The browser side is Playwright's sync API on Debian's Chromium (``/usr/bin/chromium``, through
 ``executable_path``: Playwright's own browser download is not used), with helpers that find
 things by Streamlit's ``data-testid`` attributes. The browser tests and ``scripts/screenshots.py``
@@ -118,7 +119,7 @@ class AppServer:
         return "".join(self.console)
 
     def cli(self, *args: str, stdin: str | None = None) -> str:
-        """Run one of the project's scripts against this app's database."""
+        """Run the ``workbench`` command line against this app's database."""
         return run_cli(list(args), self.env, stdin=stdin)
 
     def stop(self) -> None:
@@ -133,7 +134,7 @@ class AppServer:
 
 def run_cli(args: list[str], env: dict[str, str], stdin: str | None = None) -> str:
     done = subprocess.run(
-        [sys.executable, *args],
+        [sys.executable, "-m", "workbench", *args],
         cwd=ROOT,
         env=env,
         input=stdin,
@@ -166,7 +167,7 @@ def start_app(
     """
     workdir.mkdir(parents=True, exist_ok=True)
     env = app_env(workdir, stream_delay_s=stream_delay_s, balance_refresh_s=balance_refresh_s)
-    run_cli(["scripts/ledgerctl.py", "seed"], env)
+    run_cli(["ledger", "seed"], env)
     port = free_port()
     process = subprocess.Popen(
         [
@@ -191,7 +192,7 @@ def start_app(
     threading.Thread(target=_pump_console, args=(server,), daemon=True).start()
     try:
         _wait_until_ready(server, probe_health=probe_health)
-        server.cli("scripts/authctl.py", "set-password", MEMBER, stdin=server.member_password)
+        server.cli("auth", "set-password", MEMBER, stdin=server.member_password)
     except BaseException:
         server.stop()
         raise

@@ -41,7 +41,7 @@ def test_credits_granted_elsewhere_show_up_without_a_click(app: AppServer, page:
     sign_in(page, app, MEMBER)
     before = available_credits(page)
 
-    app.cli("scripts/ledgerctl.py", "grant", "demo", "1234", "--reason", "browser test")
+    app.cli("ledger", "grant", "demo", "1234", "--reason", "browser test")
 
     after = wait_for_credits(page, lambda value: value != before, timeout_s=10)
     assert after == before + 1_234

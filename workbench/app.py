@@ -14,18 +14,18 @@ from typing import Any
 
 import streamlit as st
 
-from workbench.bootstrap import announce_first_admin, open_services
-from workbench.config import settings
+from workbench import bootstrap
 
 
 @asynccontextmanager
 async def lifespan(_app: Any) -> AsyncIterator[None]:
-    # Migrate and create the first admin at start-up, so the password is printed before anyone
-    # opens the page (and migrations never race the first request).
-    opened = open_services(settings())
-    announce_first_admin(opened)
-    opened.ledger.close()
-    yield
+    # Build the process's services before the first request: migrations run and the first
+    # admin's password is printed now, and every session and route then shares them.
+    bootstrap.services()
+    try:
+        yield
+    finally:
+        bootstrap.shutdown()
 
 
 app = st.App(str(Path(__file__).parent / "ui" / "router.py"), lifespan=lifespan)

@@ -1,17 +1,22 @@
-"""The app's long-lived objects, built once per process: the ledger (migrated, prices synced),
-the app's own tables, the gateway, sign-in and conversations. Framework-free: the Streamlit side
-caches one ``Services`` with ``st.cache_resource`` (an engine and a thread-safe gateway, never a
-session)."""
+"""The process's services, built once: the ledger (both schemas migrated), the gateway, sign-in
+and conversations.
+
+Every consumer in the process shares the one ``Services``: each Streamlit session (through
+``workbench.ui.session.services``), the ``st.App`` lifespan that builds it before the first
+request, and any extra HTTP route the app carries (the Stripe webhook is next). Everything in it is
+thread-safe (an engine with its pool, a gateway with its own locks), never a per-session object.
+Framework-free, so the command line and the tests build the same thing.
+"""
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 from ledger.service import Ledger
 from workbench.auth.local_logins import LocalLogins
 from workbench.chat.conversations import Conversations
-from workbench.config import Settings
-from workbench.db import schema as app_schema
+from workbench.config import Settings, settings
 from workbench.db.ledger_access import open_ledger
 from workbench.gateway.facade import Gateway
 from workbench.gateway.setup import build_gateway
@@ -27,8 +32,9 @@ class Services:
 
 
 def open_services(config: Settings) -> Services:
+    """A new set of services for ``config`` (migrations run first). Most code wants
+    :func:`services`, the process's shared set; this is for tools and tests that need their own."""
     ledger = open_ledger(config)
-    app_schema.migrate(ledger.engine)
     return Services(
         config=config,
         ledger=ledger,
@@ -36,6 +42,30 @@ def open_services(config: Settings) -> Services:
         logins=LocalLogins(ledger.engine),
         conversations=Conversations(ledger.engine),
     )
+
+
+_lock = threading.Lock()
+_shared: Services | None = None
+
+
+def services() -> Services:
+    """The process's services, built (and the first admin announced) on first use."""
+    global _shared
+    with _lock:
+        if _shared is None:
+            built = open_services(settings())
+            announce_first_admin(built)
+            _shared = built
+        return _shared
+
+
+def shutdown() -> None:
+    """Close the shared services (the server is stopping, or a test configured another set)."""
+    global _shared
+    with _lock:
+        if _shared is not None:
+            _shared.ledger.close()
+            _shared = None
 
 
 def announce_first_admin(services: Services) -> str | None:
@@ -47,7 +77,8 @@ def announce_first_admin(services: Services) -> str | None:
         banner = "=" * 72
         print(
             f"\n{banner}\n  First start: sign in as 'admin' with the password  {password}\n"
-            "  It is shown only this once. Set others' passwords with scripts/authctl.py.\n"
+            "  It is shown only this once. Set others' passwords with "
+            "`workbench auth set-password`.\n"
             f"{banner}\n",
             flush=True,
         )

@@ -2,7 +2,7 @@
 
 The first start creates an ``admin`` user (and a workspace for it, if there is none) with a random
 password printed once to the console; there is never a fixed default password. Other people's
-passwords are set by an admin (``scripts/authctl.py set-password``).
+passwords are set by an admin (``workbench auth set-password``).
 """
 
 from __future__ import annotations

@@ -73,6 +73,7 @@ messages = sa.Table(
 )
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+VERSION_TABLE = "workbench_alembic_version"
 
 
 def migrate(engine: Engine) -> None:

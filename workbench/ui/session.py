@@ -19,8 +19,8 @@ import streamlit as st
 
 from ledger.errors import UnknownUser
 from ledger.owners import Membership, User, Workspace
-from workbench.bootstrap import Services, announce_first_admin, open_services
-from workbench.config import settings
+from workbench import bootstrap
+from workbench.bootstrap import Services
 
 log = logging.getLogger("workbench.ui.session")
 
@@ -28,12 +28,9 @@ USER_KEY = "signed_in_user_id"
 WORKSPACE_KEY = "workspace_id"
 
 
-@st.cache_resource(show_spinner="Opening the workbench…")
 def services() -> Services:
-    """One per process: the engine and gateway are thread-safe and shared by every session."""
-    opened = open_services(settings())
-    announce_first_admin(opened)
-    return opened
+    """The process's services (``workbench.bootstrap``), shared by every session."""
+    return bootstrap.services()
 
 
 @dataclass(frozen=True)

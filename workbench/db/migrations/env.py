@@ -8,17 +8,19 @@ from typing import Any
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from workbench.db.schema import APP_TABLES, metadata
-
-VERSION_TABLE = "workbench_alembic_version"
+from workbench.db.schema import APP_TABLES, VERSION_TABLE, metadata
 
 connection: Connection | None = context.config.attributes.get("connection")
 if connection is None:
-    raise RuntimeError("run migrations through workbench.app_store.migrate")
+    raise RuntimeError("run migrations through workbench.db.migrate.migrate_all")
 
 
 def _ours(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
-    return type_ != "table" or name in APP_TABLES
+    """Only the app's tables: the ledger's live in the same database under their own history."""
+    if type_ == "table":
+        return name in APP_TABLES
+    table = getattr(obj, "table", None)
+    return table is None or table.name in APP_TABLES
 
 
 context.configure(

@@ -1,22 +1,22 @@
-"""gatewayctl: a person can try the gateway from the terminal with no keys (the demo models),
-is told the estimate and the charge, and bad input is one clear line with nothing charged."""
+"""``workbench gateway``: a person can try the gateway from the terminal with no keys (the demo
+models), is told the estimate and the charge, and bad input is one clear line with nothing
+charged."""
 
 from __future__ import annotations
 
 import contextlib
 import io
-import runpy
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from ledger.service import Ledger
-from tests.conftest import ROOT
+from workbench.cli import main
 
 
-def run(tmp_path: Path, script: str, *args: str) -> Result:
-    """Run a script's ``main`` in this process (importing litellm per subprocess would cost
+def run(tmp_path: Path, *args: str) -> Result:
+    """Run ``workbench ARGS`` in this process (importing litellm per subprocess would cost
     seconds a call), with the environment a person's shell would give it."""
     env = {
         "WORKBENCH_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
@@ -25,16 +25,12 @@ def run(tmp_path: Path, script: str, *args: str) -> Result:
         "OPENAI_API_KEY": "",
         "ANTHROPIC_API_KEY": "",
     }
-    module = runpy.run_path(str(ROOT / "scripts" / script))
     out, err = io.StringIO(), io.StringIO()
     with pytest.MonkeyPatch.context() as patch:
         for name, value in env.items():
             patch.setenv(name, value)
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            try:
-                code = module["main"](list(args))
-            except SystemExit as exit_:
-                code = int(exit_.code or 0)
+            code = main(list(args))
     return Result(code, out.getvalue(), err.getvalue())
 
 
@@ -47,7 +43,7 @@ class Result:
 
 @pytest.fixture
 def seeded_db(tmp_path: Path) -> Path:
-    assert run(tmp_path, "ledgerctl.py", "seed").returncode == 0
+    assert run(tmp_path, "ledger", "seed").returncode == 0
     return tmp_path
 
 
@@ -60,22 +56,22 @@ def available(tmp_path: Path) -> int:
 
 
 def test_models_lists_what_can_be_called(seeded_db: Path) -> None:
-    out = run(seeded_db, "gatewayctl.py", "models").stdout
+    out = run(seeded_db, "gateway", "models").stdout
     assert "* chat  demo/chat" in out and "(no key)" in out and "(disabled)" in out
 
 
 def test_chat_and_image_are_billed(seeded_db: Path) -> None:
     before = available(seeded_db)
-    chat = run(seeded_db, "gatewayctl.py", "chat", "Name three rivers", "--model", "openai/gpt-4o")
+    chat = run(seeded_db, "gateway", "chat", "Name three rivers", "--model", "openai/gpt-4o")
     assert chat.returncode == 0, chat.stderr
     assert "Demo model (offline)" in chat.stdout
     assert "needs a key for OpenAI" in chat.stderr and "credit(s) held" in chat.stderr
-    image = run(seeded_db, "gatewayctl.py", "image", "a river", "--n", "2", "--size", "256x256")
+    image = run(seeded_db, "gateway", "image", "a river", "--n", "2", "--size", "256x256")
     assert image.returncode == 0, image.stderr
     paths = image.stdout.split()
     assert len(paths) == 2 and all(Path(p).read_bytes().startswith(b"\x89PNG") for p in paths)
     assert available(seeded_db) < before
-    usage = run(seeded_db, "gatewayctl.py", "usage").stdout.splitlines()
+    usage = run(seeded_db, "gateway", "usage").stdout.splitlines()
     assert [line.split()[1:3] for line in usage] == [["ok", "demo/images"], ["ok", "demo/chat"]]
 
 
@@ -92,7 +88,7 @@ def test_bad_input_is_one_line_and_charges_nothing(
     seeded_db: Path, args: tuple[str, ...], says: str
 ) -> None:
     before = available(seeded_db)
-    result = run(seeded_db, "gatewayctl.py", *args)
+    result = run(seeded_db, "gateway", *args)
     assert result.returncode == 2
     assert says in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert available(seeded_db) == before

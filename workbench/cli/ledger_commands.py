@@ -1,0 +1,213 @@
+"""``workbench ledger …``: the credit ledger from the command line."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime, timedelta
+
+import click
+
+from ledger.schema import ENTRY_KINDS, GRANT_KINDS
+from ledger.service import Ledger
+from workbench.cli.common import WHOLE_NUMBER, with_ledger
+from workbench.config import Settings
+from workbench.db.migrate import revisions
+
+DEMO_WORKSPACE = "demo"
+DEMO_CREDITS = 50_000
+
+
+@click.group("ledger")
+def group() -> None:
+    """The credit ledger: seed, grant, balances, history, sweep, verify."""
+
+
+@group.command()
+def migrate() -> None:
+    """Create or upgrade the schema (the ledger's and the app's) and load the price catalogue."""
+
+    def work(book: Ledger, _config: Settings) -> None:
+        print(f"schema at revision {revisions(book.engine)}")
+        for model in book.priced_models():
+            print(f"  priced: {model.model} ({model.feature_key}, version {model.version})")
+
+    with_ledger(work)
+
+
+def seed_demo(book: Ledger, slug: str = DEMO_WORKSPACE, credits: int = DEMO_CREDITS) -> None:
+    """A demo workspace with users ``admin`` and ``member`` and promo credits."""
+    workspace = book.create_workspace(slug, "Demo workspace")
+    admin = book.create_user("admin", "Demo admin")
+    member = book.create_user("member", "Demo member")
+    book.add_member(workspace.id, admin.id, "admin")
+    book.add_member(workspace.id, member.id, "member")
+    book.grant(
+        workspace.account_id,
+        credits,
+        kind="promo",
+        key=f"seed-{workspace.slug}",
+        reason="demo credits from workbench ledger seed",
+    )
+    print(
+        f"seeded workspace {workspace.slug!r} (admin: 'admin', member: 'member') "
+        f"with {credits:,} promo credits"
+    )
+
+
+@group.command()
+@click.option("--if-empty", is_flag=True, help="Do nothing if workspaces exist.")
+@click.option("--workspace", default=DEMO_WORKSPACE, show_default=True, help="Workspace slug.")
+@click.option(
+    "--credits", type=WHOLE_NUMBER, default=DEMO_CREDITS, show_default=True, help="Promo credits."
+)
+def seed(if_empty: bool, workspace: str, credits: int) -> None:
+    """Create a demo workspace with an admin, a member and credits."""
+
+    def work(book: Ledger, _config: Settings) -> None:
+        if if_empty and book.workspaces():
+            print("seed: the database already has workspaces; nothing to do")
+            return
+        seed_demo(book, workspace, credits)
+
+    with_ledger(work)
+
+
+@group.command()
+@click.argument("workspace")
+@click.argument("amount", type=WHOLE_NUMBER)
+@click.option(
+    "--kind",
+    type=click.Choice(GRANT_KINDS),
+    default="adjustment",
+    show_default=True,
+    help="Grant kind.",
+)
+@click.option("--expires-in-days", type=WHOLE_NUMBER, help="Expire after N days.")
+@click.option("--reason", help="Why (kept in the journal).")
+@click.option("--by", help="Username of the admin granting.")
+@click.option("--key", help="Idempotency key (re-running with it grants once).")
+def grant(
+    workspace: str,
+    amount: int,
+    kind: str,
+    expires_in_days: int | None,
+    reason: str | None,
+    by: str | None,
+    key: str | None,
+) -> None:
+    """Put AMOUNT credits into WORKSPACE's account."""
+
+    def work(book: Ledger, _config: Settings) -> None:
+        account = book.workspace(workspace)
+        actor = book.user(by).id if by else None
+        expires = datetime.now(UTC) + timedelta(days=expires_in_days) if expires_in_days else None
+        outcome = book.grant(
+            account.account_id,
+            amount,
+            kind=kind,
+            key=key or f"cli-grant-{secrets.token_hex(8)}",
+            expires_at=expires,
+            actor_user_id=actor,
+            reason=reason,
+        )
+        note = " (already done earlier with this key)" if outcome.replayed else ""
+        print(f"granted {outcome.amount:,} {outcome.kind} credits to {account.slug}{note}")
+        show_balance(book, workspace)
+
+    with_ledger(work)
+
+
+def show_balance(book: Ledger, slug: str) -> None:
+    workspace = book.workspace(slug)
+    balance = book.balance(workspace.account_id)
+    print(
+        f"{workspace.slug}: {balance.available:,} available, {balance.held:,} held, "
+        f"{balance.balance:,} total"
+    )
+
+
+@group.command()
+@click.argument("workspace")
+def balance(workspace: str) -> None:
+    """Show WORKSPACE's available, held and total credits."""
+    with_ledger(lambda book, _config: show_balance(book, workspace))
+
+
+@group.command()
+@click.argument("workspace")
+@click.option("--kind", type=click.Choice(ENTRY_KINDS), help="Only this kind of entry.")
+@click.option("--limit", type=WHOLE_NUMBER, default=50, show_default=True, help="Entries.")
+@click.option("--before-id", type=WHOLE_NUMBER, help="Page: entries older than this id.")
+def history(workspace: str, kind: str | None, limit: int, before_id: int | None) -> None:
+    """Show WORKSPACE's journal, newest first."""
+
+    def work(book: Ledger, _config: Settings) -> None:
+        account_id = book.workspace(workspace).account_id
+        lines = book.history(
+            account_id, kinds=[kind] if kind else None, limit=limit, before_id=before_id
+        )
+        if not lines:
+            print("no entries")
+        for line in lines:
+            ref = f"hold {line.hold_id}" if line.hold_id else f"grant {line.grant_id}"
+            print(
+                f"{line.id:>8}  {line.created_at:%Y-%m-%d %H:%M:%S}Z  {line.kind:<10} "
+                f"{line.balance_delta:>+12,} {line.held_delta:>+12,} held  {ref:<12} "
+                f"{line.reason or ''}"
+            )
+
+    with_ledger(work)
+
+
+@group.command()
+@click.option("--limit", type=WHOLE_NUMBER, default=1000, show_default=True, help="Holds per run.")
+def sweep(limit: int) -> None:
+    """Expire holds past their TTL and grants past expiry."""
+
+    def work(book: Ledger, _config: Settings) -> None:
+        report = book.sweep(limit=limit)
+        print(
+            f"expired {report.holds_expired} hold(s) and {report.grant_credits_expired:,} grant "
+            f"credit(s) across {report.accounts_swept} account(s)"
+        )
+
+    with_ledger(work)
+
+
+@group.command()
+@click.pass_context
+def verify(ctx: click.Context) -> None:
+    """Recompute every balance from the journal; exit 1 on a mismatch."""
+
+    def work(book: Ledger, _config: Settings) -> int:
+        problems = book.verify()
+        for problem in problems:
+            print(f"MISMATCH {problem}")
+        print(
+            "verify: the books balance" if not problems else f"verify: {len(problems)} mismatch(es)"
+        )
+        return 1 if problems else 0
+
+    ctx.exit(with_ledger(work))
+
+
+def show_status(book: Ledger) -> None:
+    print(f"database: {book.engine.url.render_as_string(hide_password=True)}")
+    print(f"schema revision: {revisions(book.engine)}")
+    for workspace in book.workspaces():
+        balance = book.balance(workspace.account_id)
+        print(
+            f"  workspace {workspace.slug!r}: {balance.available:,} credits available, "
+            f"{balance.held:,} held"
+        )
+
+
+@group.command()
+def status() -> None:
+    """Show the database, both schema revisions and every workspace."""
+
+    def work(book: Ledger, _config: Settings) -> None:
+        show_status(book)
+        print("Try a model from the terminal: workbench gateway chat 'hello' (see --help).")
+
+    with_ledger(work)
