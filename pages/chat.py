@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import streamlit as st
 
 from ledger.errors import LedgerError
 from workbench.chat.submission import (
+    AlreadyAnswered,
+    Refused,
     as_messages,
-    history_at_submission,
     new_submission,
+    send,
     stream_and_save,
 )
 from workbench.gateway.errors import GatewayError
@@ -102,47 +102,34 @@ with main:
     if submission is not None:
         with st.chat_message("user"):
             st.markdown(submission.text)
-        past = history_at_submission(store, who.user.id, submission)
-        try:
-            turn = svc.gateway.chat(
-                caller,
-                as_messages(past, submission.text),
-                key=submission.key,
-                model=submission.model,
-                system=submission.system,
-            )
-        except (LedgerError, GatewayError) as error:
+        sent = send(svc.gateway, store, caller, submission)
+        if isinstance(sent, Refused):
             st.session_state.pop("submission", None)
-            show_failure(error)
+            show_failure(sent.error)
             st.caption("Your message was not sent; it is here to copy:")
             st.code(submission.text, language=None)
             st.stop()
-        if turn.result is not None and turn.result.replayed:
-            # Answered (or given up) on an earlier run: nothing is sent or charged again.
+        if isinstance(sent, AlreadyAnswered):
             st.session_state.pop("submission", None)
-            if turn.result.status in ("ok", "cancelled"):
+            if sent.shown:
                 st.rerun()
-            st.error(turn.result.message or "This message was not answered.")
+            st.error(sent.result.message or "This message was not answered.")
             st.code(submission.text, language=None)
             st.stop()
-        if turn.notice:
-            st.info(turn.notice)
-        conversation_id = submission.conversation_id
-        if conversation_id is None:
-            conversation_id = store.create(
-                who.user.id, who.workspace.id, submission.text, submission.model, submission.system
-            ).id
-            st.session_state["conversation_id"] = conversation_id
-            # A rerun before this submission is answered must not start another conversation.
-            st.session_state["submission"] = replace(submission, conversation_id=conversation_id)
-        store.add_message(who.user.id, conversation_id, "user", submission.text)
+        # A rerun before this submission is answered must not start another conversation.
+        st.session_state["submission"] = sent.submission
+        st.session_state["conversation_id"] = sent.conversation_id
+        if sent.turn.notice:
+            st.info(sent.turn.notice)
         with st.chat_message("assistant"):
             try:
-                st.write_stream(stream_and_save(turn, store, who.user.id, conversation_id))
+                st.write_stream(
+                    stream_and_save(sent.turn, store, who.user.id, sent.conversation_id)
+                )
             except GatewayError as error:
                 show_failure(error)
         st.session_state.pop("submission", None)
         conversations_changed(who.user.id, who.workspace.id)
-        if turn.result is not None:
-            flash(f"{credits(turn.result.credits)} charged for that reply.")
+        if sent.turn.result is not None:
+            flash(f"{credits(sent.turn.result.credits)} charged for that reply.")
         st.rerun()

@@ -1,14 +1,17 @@
 """The chat page's plain logic: one submission at a time, each with its own idempotency key,
-and the reply saved to the conversation however its stream ends."""
+sent to the gateway (:func:`send`), and the reply saved to the conversation however its stream
+ends (:func:`stream_and_save`). No Streamlit here: the page renders what these return."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from ledger.errors import LedgerError
 from workbench.chat.conversations import Conversations, Message
-from workbench.gateway.facade import ChatTurn
+from workbench.gateway.errors import GatewayError
+from workbench.gateway.facade import Caller, ChatResult, ChatTurn, Gateway
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,70 @@ def history_at_submission(store: Conversations, user_id: int, sub: Submission) -
 def as_messages(history: list[Message], text: str) -> list[dict[str, str]]:
     turns = [{"role": m.role, "content": m.content} for m in history if m.content]
     return [*turns, {"role": "user", "content": text}]
+
+
+@dataclass(frozen=True)
+class Started:
+    """The turn is under way: stream it. ``submission`` now names its conversation (created for
+    it if it was the first message), so a rerun before it is answered continues the same one."""
+
+    turn: ChatTurn
+    submission: Submission
+
+    @property
+    def conversation_id(self) -> int:
+        assert self.submission.conversation_id is not None
+        return self.submission.conversation_id
+
+
+@dataclass(frozen=True)
+class Refused:
+    """Nothing was sent or charged (no credits, a cap, bad input...): say why, keep the text."""
+
+    error: LedgerError | GatewayError
+
+
+@dataclass(frozen=True)
+class AlreadyAnswered:
+    """An earlier run of the page answered (or gave up on) this submission: nothing is sent or
+    charged again."""
+
+    result: ChatResult
+
+    @property
+    def shown(self) -> bool:
+        """Whether the reply is already in the conversation (only an error needs saying)."""
+        return self.result.status in ("ok", "cancelled")
+
+
+def send(
+    gateway: Gateway, store: Conversations, caller: Caller, submission: Submission
+) -> Started | Refused | AlreadyAnswered:
+    """Start the submission's turn (reserve, then call) and record the person's message."""
+    past = history_at_submission(store, caller.user_id, submission)
+    try:
+        turn = gateway.chat(
+            caller,
+            as_messages(past, submission.text),
+            key=submission.key,
+            model=submission.model,
+            system=submission.system,
+        )
+    except (LedgerError, GatewayError) as error:
+        return Refused(error)
+    if turn.result is not None and turn.result.replayed:
+        return AlreadyAnswered(turn.result)
+    conversation_id = submission.conversation_id
+    if conversation_id is None:
+        conversation_id = store.create(
+            caller.user_id,
+            caller.workspace_id,
+            submission.text,
+            submission.model,
+            submission.system,
+        ).id
+    store.add_message(caller.user_id, conversation_id, "user", submission.text)
+    return Started(turn, replace(submission, conversation_id=conversation_id))
 
 
 def stream_and_save(
