@@ -6,10 +6,12 @@ from datetime import timedelta
 
 from ledger.service import Ledger
 from workbench.config import Settings, settings
+from workbench.gateway import catalogue as model_catalogue
 
 
 def open_ledger(config: Settings | None = None, *, migrate: bool = True) -> Ledger:
-    """The configured ledger, migrated to the latest schema and with the price catalogue loaded."""
+    """The configured ledger, migrated to the latest schema; an empty database is seeded from
+    the catalogue files (``seed_catalogue``)."""
     config = config or settings()
     ledger = Ledger.open(
         config.database_url,
@@ -20,5 +22,19 @@ def open_ledger(config: Settings | None = None, *, migrate: bool = True) -> Ledg
         sqlite_synchronous=config.sqlite_synchronous,
     )
     if migrate:
-        ledger.sync_prices(config.price_catalogue)
+        seed_catalogue(ledger, config)
     return ledger
+
+
+def seed_catalogue(ledger: Ledger, config: Settings) -> list[str]:
+    """Prices and model switches live in the database; the files in ``data/`` only seed it.
+
+    With no price version yet, ``prices.toml`` is loaded; a model with no switch yet gets one as
+    ``models.toml`` lists it (enabled or not). Anything already in the database is left as it
+    is, so start-up never changes a price or a switch: an import (``ledgerctl prices import``)
+    or an operator's change does.
+    """
+    models = model_catalogue.load(config.model_catalogue)
+    return ledger.seed_catalogue(
+        config.price_catalogue, {entry.id: entry.enabled for entry in models.entries}
+    )
