@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """ledgerctl: the credit ledger from the command line.
 
-    ledgerctl migrate                    create or upgrade the schema, load the price catalogue
+    ledgerctl migrate                    create or upgrade the schema (an empty one is seeded
+                                         from the catalogue files in data/)
     ledgerctl seed [--if-empty]          a demo workspace with an admin, a member and credits
     ledgerctl grant WORKSPACE AMOUNT     put credits into a workspace's account
     ledgerctl balance WORKSPACE          available, held and total credits
@@ -9,6 +10,8 @@
     ledgerctl sweep                      expire holds past their TTL and grants past expiry
     ledgerctl verify                     recompute every balance from the journal (exit 1 if off)
     ledgerctl status                     the database, its schema revision and every workspace
+    ledgerctl prices import FILE         add a price version for every model FILE prices
+                                         differently (--dry-run: only show them)
 
 The database is ``WORKBENCH_DATABASE_URL`` (default: SQLite under data/), or ``--database-url``.
 """
@@ -131,6 +134,26 @@ def cmd_verify(book: Ledger, args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
+def cmd_prices_import(book: Ledger, args: argparse.Namespace) -> int:
+    actor = book.user(args.by).id if args.by else None
+    changes = book.import_prices(
+        Path(args.file),
+        actor_user_id=actor,
+        reason=args.reason,
+        dry_run=args.dry_run,
+        withdraw_missing=args.withdraw_missing,
+    )
+    for change in changes:
+        print(f"  {change.describe()}")
+    if not changes:
+        print(f"prices: {args.file} matches the current prices; nothing to import")
+    elif args.dry_run:
+        print(f"dry run: {len(changes)} new price version(s) would be added; nothing was written")
+    else:
+        print(f"imported {len(changes)} new price version(s)")
+    return 0
+
+
 def cmd_status(book: Ledger, args: argparse.Namespace) -> int:
     print(f"database: {book.engine.url.render_as_string(hide_password=True)}")
     print(f"schema revision: {db.current_revision(book.engine)}")
@@ -156,7 +179,11 @@ def build_parser() -> Parser:
         command.set_defaults(handler=handler)
         return command
 
-    add("migrate", cmd_migrate, "Create or upgrade the schema and load the price catalogue.")
+    add(
+        "migrate",
+        cmd_migrate,
+        "Create or upgrade the schema; an empty database is seeded from the catalogue files.",
+    )
     seed = add("seed", cmd_seed, "Create a demo workspace with an admin, a member and credits.")
     seed.add_argument("--if-empty", action="store_true", help="do nothing if workspaces exist")
     seed.add_argument("--workspace", default=DEMO_WORKSPACE, help="slug (default: demo)")
@@ -185,6 +212,30 @@ def build_parser() -> Parser:
 
     add("verify", cmd_verify, "Recompute every balance from the journal; exit 1 on a mismatch.")
     add("status", cmd_status, "Show the database, its schema revision and every workspace.")
+
+    text = "Prices in the database: import a catalogue file (see: prices import --help)."
+    prices: Parser = sub.add_parser("prices", help=text, description=text)
+    prices_sub = prices.add_subparsers(
+        dest="prices_command", metavar="import", required=True, parser_class=Parser
+    )
+    text = (
+        "Add a price version for every model FILE prices differently from the database (each "
+        "version records who imported it and when). Models FILE does not list keep their "
+        "prices unless --withdraw-missing."
+    )
+    imported: Parser = prices_sub.add_parser("import", help=text, description=text)
+    imported.set_defaults(handler=cmd_prices_import)
+    imported.add_argument("file", help="a price catalogue in the format of data/prices.toml")
+    imported.add_argument(
+        "--dry-run", action="store_true", help="show the versions it would add; write nothing"
+    )
+    imported.add_argument(
+        "--withdraw-missing",
+        action="store_true",
+        help="make models the file does not list unpriced (they can then not be used)",
+    )
+    imported.add_argument("--by", help="username of the operator importing (default: none)")
+    imported.add_argument("--reason", help="why (kept with each new version)")
     return parser
 
 
