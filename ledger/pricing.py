@@ -1,8 +1,10 @@
-"""Versioned prices, loaded from the catalogue file in ``data/``, and the arithmetic of cost.
+"""Versioned prices in the database, the catalogue file that seeds them, and the arithmetic of cost.
 
-A price version is immutable; changing a model's price in the catalogue adds a new version, and
-each hold (later each usage row) records the version it was priced with. A model whose latest
-version is inactive, or that never had one, is *unpriced*: nothing can be reserved against it.
+Prices live in the database. ``data/prices.toml`` seeds an empty database and can be imported on
+purpose (``plan_import``/``apply``); an operator's change (``Ledger.set_price``) is a new version
+too. A price version is immutable and records who added it (NULL: the catalogue file) and when;
+each hold and usage row records the version it was priced with. A model whose latest version is
+inactive, or that never had one, is *unpriced*: nothing can be reserved against it.
 
 Token prices are integer credits per million tokens; a cost is rounded up to whole credits once,
 over the sum of its parts, so a call never costs less than its tokens' worth.
@@ -23,7 +25,7 @@ from sqlalchemy.engine import Connection
 from ledger.amounts import check_amount
 from ledger.errors import InvalidInput, UnpricedModel
 from ledger.features import PRICE_UNITS, OperationType, PriceUnit, operation_type
-from ledger.schema import image_prices, price_versions
+from ledger.schema import image_prices, price_versions, users
 
 PER_MILLION = 1_000_000
 
@@ -235,46 +237,166 @@ def priced_models(conn: Connection) -> list[Price]:
     return [current_price(conn, model) for model in conn.execute(query).scalars()]
 
 
-def sync_catalogue(conn: Connection, catalogue: Sequence[Price], now: datetime) -> list[str]:
-    """Add a price version for every model whose terms changed; withdraw models no longer listed.
+@dataclass(frozen=True)
+class PriceChange:
+    """One version an import or a price change adds (or would add, in a dry run)."""
 
-    Returns a line per change. Running it again with the same catalogue changes nothing.
+    model: str
+    version: int
+    price: Price
+    previous: Price | None = None
+    withdrawn: bool = False
+
+    def __str__(self) -> str:
+        if self.withdrawn:
+            return f"{self.model}: withdrawn (now unpriced)"
+        return f"{self.model}: price version {self.version}"
+
+    def describe(self) -> str:
+        """The change with its terms, old → new, for a person to check before importing."""
+        if self.withdrawn:
+            return f"{self} (was {terms(self.previous)})" if self.previous else str(self)
+        was = f"; was {terms(self.previous)}" if self.previous else " (new model)"
+        return f"{self}: {terms(self.price)}{was}"
+
+
+def terms(price: Price | None) -> str:
+    """A price's terms in one line: ``in 100 / out 400 per million tokens``, or per image."""
+    if price is None:
+        return "unpriced"
+    if price.images:
+        each = ", ".join(f"{s} {q} {c}" for (s, q), c in sorted(price.images.items()))
+        return f"{each} per image"
+    return f"in {price.input_per_mtok} / out {price.output_per_mtok} per million tokens"
+
+
+@dataclass(frozen=True)
+class PriceVersionRecord:
+    """One version in a model's history: its terms, whether it priced the model, who and when."""
+
+    price: Price
+    active: bool
+    effective_at: datetime
+    created_by_user_id: int | None
+    # The author's username; None for the catalogue file.
+    created_by: str | None
+    reason: str | None
+
+
+def check_price(price: Price) -> Price:
+    """A price as an operator typed it: the feature is sold and the terms fit its unit."""
+    if not isinstance(price.model, str) or not price.model.strip() or len(price.model) > 200:
+        raise InvalidInput(f"model must be a non-empty name, got {price.model!r:.60}")
+    unit = PRICE_UNITS[operation_type(price.feature_key)]
+    if unit is PriceUnit.TOKENS:
+        if price.images:
+            raise InvalidInput(f"{price.model}: a token-priced model has no image prices")
+        check_amount(price.input_per_mtok, "input credits per million tokens", allow_zero=True)
+        check_amount(price.output_per_mtok, "output credits per million tokens", allow_zero=True)
+        return price
+    if price.input_per_mtok is not None or price.output_per_mtok is not None:
+        raise InvalidInput(f"{price.model}: an image model is priced per image, not per token")
+    if not price.images:
+        raise InvalidInput(f"{price.model}: give at least one size and quality with its price")
+    for (size, quality), credits in price.images.items():
+        if not isinstance(size, str) or not size or not isinstance(quality, str) or not quality:
+            raise InvalidInput(f"{price.model}: image sizes and qualities must be names")
+        check_amount(credits, f"price of a {size} {quality} image", allow_zero=True)
+    return price
+
+
+def plan_import(
+    conn: Connection, catalogue: Sequence[Price], *, withdraw_missing: bool = False
+) -> list[PriceChange]:
+    """The versions importing ``catalogue`` adds: one for every model whose terms differ from its
+    current price (or that is unpriced), and with ``withdraw_missing`` an inactive version for
+    every priced model the catalogue does not list. Reads only; ``apply`` writes the plan.
     """
-    changes: list[str] = []
-    listed = {price.model for price in catalogue}
+    changes: list[PriceChange] = []
     for price in catalogue:
-        latest = conn.execute(
-            sa.select(price_versions.c.version, price_versions.c.active)
-            .where(price_versions.c.model == price.model)
-            .order_by(price_versions.c.version.desc())
-            .limit(1)
-        ).first()
-        if (
-            latest is not None
-            and latest.active
-            and current_price(conn, price.model).same_terms(price)
-        ):
+        latest = _latest_version(conn, price.model)
+        current = _price_from_row(conn, latest) if latest is not None and latest.active else None
+        if current is not None and current.same_terms(price):
             continue
         version = 1 if latest is None else latest.version + 1
-        _insert_version(conn, price, version, True, now)
-        changes.append(f"{price.model}: price version {version}")
-    known = conn.execute(sa.select(price_versions.c.model).distinct()).scalars().all()
-    for model in sorted(set(known) - listed):
-        latest = conn.execute(
-            sa.select(price_versions)
-            .where(price_versions.c.model == model)
-            .order_by(price_versions.c.version.desc())
-            .limit(1)
-        ).one()
-        if latest.active:
-            withdrawn = Price(model=model, feature_key=latest.feature_key)
-            _insert_version(conn, withdrawn, latest.version + 1, False, now)
-            changes.append(f"{model}: withdrawn (now unpriced)")
+        changes.append(PriceChange(price.model, version, price, current))
+    if withdraw_missing:
+        listed = {price.model for price in catalogue}
+        for current in priced_models(conn):
+            if current.model not in listed:
+                assert current.version is not None
+                withdrawn = Price(model=current.model, feature_key=current.feature_key)
+                changes.append(
+                    PriceChange(current.model, current.version + 1, withdrawn, current, True)
+                )
     return changes
 
 
+def apply(
+    conn: Connection,
+    changes: Sequence[PriceChange],
+    now: datetime,
+    *,
+    actor_user_id: int | None = None,
+    reason: str | None = None,
+) -> None:
+    """Write the versions ``changes`` plans, in the caller's transaction."""
+    for change in changes:
+        _insert_version(
+            conn,
+            change.price,
+            change.version,
+            not change.withdrawn,
+            now,
+            actor_user_id=actor_user_id,
+            reason=reason,
+        )
+
+
+def has_prices(conn: Connection) -> bool:
+    return conn.execute(sa.select(price_versions.c.id).limit(1)).first() is not None
+
+
+def history(conn: Connection, model: str, limit: int = 100) -> list[PriceVersionRecord]:
+    """A model's price versions, newest first, with who added each and when."""
+    rows = conn.execute(
+        sa.select(price_versions, users.c.username.label("created_by"))
+        .outerjoin(users, users.c.id == price_versions.c.created_by_user_id)
+        .where(price_versions.c.model == model)
+        .order_by(price_versions.c.version.desc())
+        .limit(limit)
+    )
+    return [
+        PriceVersionRecord(
+            price=_price_from_row(conn, row),
+            active=bool(row.active),
+            effective_at=row.effective_at,
+            created_by_user_id=row.created_by_user_id,
+            created_by=row.created_by,
+            reason=row.reason,
+        )
+        for row in rows
+    ]
+
+
+def _latest_version(conn: Connection, model: str) -> Any:
+    return conn.execute(
+        sa.select(price_versions)
+        .where(price_versions.c.model == model)
+        .order_by(price_versions.c.version.desc())
+        .limit(1)
+    ).first()
+
+
 def _insert_version(
-    conn: Connection, price: Price, version: int, active: bool, now: datetime
+    conn: Connection,
+    price: Price,
+    version: int,
+    active: bool,
+    now: datetime,
+    *,
+    actor_user_id: int | None = None,
+    reason: str | None = None,
 ) -> None:
     version_id = conn.execute(
         price_versions.insert()
@@ -286,6 +408,8 @@ def _insert_version(
             input_credits_per_mtok=price.input_per_mtok,
             output_credits_per_mtok=price.output_per_mtok,
             effective_at=now,
+            created_by_user_id=actor_user_id,
+            reason=reason,
         )
         .returning(price_versions.c.id)
     ).scalar_one()

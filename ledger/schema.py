@@ -19,6 +19,7 @@ GRANT_KINDS = ("paid", "plan", "promo", "adjustment")
 HOLD_STATUSES = ("pending", "captured", "released", "expired")
 ENTRY_KINDS = ("grant", "hold", "capture", "release", "expire", "refund", "adjustment")
 USAGE_STATUSES = ("ok", "error", "cancelled", "timeout", "refused")
+SWITCH_KINDS = ("model", "feature")
 
 
 class UTCDateTime(sa.TypeDecorator[datetime]):
@@ -134,6 +135,9 @@ price_versions = sa.Table(
     sa.Column("input_credits_per_mtok", Credits, nullable=True),
     sa.Column("output_credits_per_mtok", Credits, nullable=True),
     sa.Column("effective_at", UTCDateTime, nullable=False),
+    # Who added this version: NULL for the catalogue file (seed or import without --by).
+    sa.Column("created_by_user_id", sa.Integer, sa.ForeignKey("users.id"), nullable=True),
+    sa.Column("reason", sa.Text, nullable=True),
     sa.UniqueConstraint("model", "version"),
 )
 
@@ -280,4 +284,26 @@ usage_records = sa.Table(
     # Dashboards: a workspace's or a user's calls by time.
     sa.Index(None, "workspace_id", "created_at"),
     sa.Index(None, "user_id", "created_at"),
+)
+
+# Model and feature switches, append-only (triggers refuse UPDATE and DELETE): every change is a
+# new row with its author, and the latest row (highest id) per (kind, key) is the current state.
+# A model with no row is as data/models.toml lists it; a feature with no row is on.
+catalogue_switches = sa.Table(
+    "catalogue_switches",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    # A model id (models.toml) or a feature key (ledger.features).
+    sa.Column("key", sa.String(200), nullable=False),
+    sa.Column("enabled", sa.Boolean, nullable=False),
+    # Shown to people while a feature is off.
+    sa.Column("message", sa.Text, nullable=True),
+    sa.Column("reason", sa.Text, nullable=True),
+    # NULL for the catalogue file (the first state of a model, seeded from models.toml).
+    sa.Column("actor_user_id", sa.Integer, sa.ForeignKey("users.id"), nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.CheckConstraint(_in("kind", SWITCH_KINDS), name="kind"),
+    # The current state: the latest row per (kind, key); and one switch's history.
+    sa.Index(None, "kind", "key", "id"),
 )

@@ -16,8 +16,8 @@ from workbench.chat.submission import (
 from workbench.gateway.errors import GatewayError
 from workbench.gateway.facade import Caller
 from workbench.ui.cached_reads import conversation_list, conversations_changed
-from workbench.ui.chrome import flash, page_header, show_failure
-from workbench.ui.messages import credits, explain
+from workbench.ui.chrome import flash, page_header, show_estimate_problem, show_failure
+from workbench.ui.messages import credits
 from workbench.ui.page_registry import spec
 from workbench.ui.session import services
 
@@ -91,7 +91,7 @@ with main:
         estimate = svc.gateway.estimate_chat(as_messages(history, "…"), model=model, system=system)
         st.caption(f"Next message: about {credits(estimate.credits)}, held while it is answered.")
     except (LedgerError, GatewayError) as error:
-        st.caption(explain(error))
+        show_estimate_problem(error)
 
     prompt = st.chat_input("Message", submit_mode="stop", key="chat_prompt")
     if prompt:

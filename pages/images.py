@@ -11,8 +11,8 @@ from workbench.gateway.errors import GatewayError
 from workbench.gateway.facade import Caller
 from workbench.images.gallery import gallery
 from workbench.ui.cached_reads import image_options
-from workbench.ui.chrome import flash, page_header, show_failure
-from workbench.ui.messages import credits, explain
+from workbench.ui.chrome import flash, page_header, show_estimate_problem, show_failure
+from workbench.ui.messages import credits
 from workbench.ui.page_registry import spec
 from workbench.ui.session import services
 
@@ -35,7 +35,7 @@ try:
     estimate = svc.gateway.estimate_images(model=model, n=int(count), size=size, quality=quality)
     st.caption(f"About {credits(estimate.credits)} ({count} × {size} {quality}).")
 except (LedgerError, GatewayError) as error:
-    st.caption(explain(error))
+    show_estimate_problem(error)
 
 if st.button("Generate", type="primary", icon=":material/brush:", key="generate"):
     # One key per request, kept until it is answered: a rerun of the same request is not a

@@ -601,7 +601,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 database_url=f"sqlite:///{tmpdir / 'ledger.db'}",
                 openai_api_key=API_KEY,
             )
-            book = open_ledger(config)  # as the app opens it: migrated, prices synced
+            book = open_ledger(config)  # as the app opens it: migrated, catalogue seeded
             workspace = book.create_workspace(f"bench-{run}", "Bench")
             member = book.create_user(f"bench-{run}-member")
             book.add_member(workspace.id, member.id, "member")

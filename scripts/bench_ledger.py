@@ -876,7 +876,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with stage(f"set-up ({backend.name})"):
             book = Ledger.open(backend.url)
-            book.sync_prices(PRICES)
+            book.import_prices(PRICES)
             seq_ours = make_fixture(book, f"bench-{run}-seq-ours")
             seq_raw = make_fixture(book, f"bench-{run}-seq-raw")
             hot_ours = make_fixture(book, f"bench-{run}-hot-ours")

@@ -133,7 +133,7 @@ def db_url(request: pytest.FixtureRequest) -> str:
 def ledger(db_url: str, clock: FakeClock) -> Iterator[Ledger]:
     """A migrated ledger with the shipped price catalogue, on the injected clock."""
     book = Ledger.open(db_url, clock=clock, pool_size=8)
-    book.sync_prices(PRICES)
+    book.import_prices(PRICES)
     yield book
     book.close()
 

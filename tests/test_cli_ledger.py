@@ -12,14 +12,28 @@ import sqlalchemy as sa
 
 from tests.conftest import ROOT
 
-SUBCOMMANDS = ["migrate", "seed", "grant", "balance", "history", "sweep", "verify", "status"]
+SUBCOMMANDS = [
+    "migrate",
+    "seed",
+    "grant",
+    "balance",
+    "history",
+    "sweep",
+    "verify",
+    "status",
+]
 
 
 def ledgerctl(db_file: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """``workbench ledger ARGS`` in a subprocess, as a person's shell runs it."""
+    return workbench(db_file, "ledger", *args)
+
+
+def workbench(db_file: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``workbench ARGS`` in a subprocess, against the SQLite file ``db_file``."""
     env = {**os.environ, "WORKBENCH_DATABASE_URL": f"sqlite:///{db_file}"}
     return subprocess.run(
-        [sys.executable, "-m", "workbench", "ledger", *args],
+        [sys.executable, "-m", "workbench", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -45,7 +45,7 @@ BURSTS = 10
 @pytest.fixture
 def hot(postgres_url: str) -> Iterator[tuple[Ledger, str]]:
     book = Ledger.open(postgres_url, pool_size=40)
-    book.sync_prices(PRICES)
+    book.import_prices(PRICES)
     yield book, postgres_url
     book.close()
 

@@ -48,7 +48,7 @@ BURSTS = 10
 @pytest.fixture
 def hot(sqlite_url: str) -> Iterator[tuple[Ledger, str]]:
     book = Ledger.open(sqlite_url)
-    book.sync_prices(PRICES)
+    book.import_prices(PRICES)
     yield book, sqlite_url
     book.close()
 

@@ -95,7 +95,7 @@ def test_kill_9_loop_leaves_a_sound_ledger(tmp_path: Path) -> None:
     path = tmp_path / "ledger.db"
     url = f"sqlite:///{path}"
     book = Ledger.open(url)
-    book.sync_prices(PRICES)
+    book.import_prices(PRICES)
     s = seed(book, 5000)
     book.close()
     rng = random.Random(SEED)

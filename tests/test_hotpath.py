@@ -21,7 +21,7 @@ from tests.conftest import PRICES, Seed, reserve, seed
 @pytest.fixture
 def book(sqlite_url: str) -> Iterator[Ledger]:
     ledger = Ledger.open(sqlite_url)
-    ledger.sync_prices(PRICES)
+    ledger.import_prices(PRICES)
     yield ledger
     ledger.close()
 

@@ -217,7 +217,7 @@ class LedgerMachine(RuleBasedStateMachine):
         self.clock = FakeClock(START)
         try:
             self.book = Ledger.open(self.url, clock=self.clock, pool_size=2)
-            self.book.sync_prices(PRICES)
+            self.book.import_prices(PRICES)
             ids = seed(self.book)
             capped = self.book.create_user("acme-capped")
             self.book.add_member(ids.workspace_id, capped.id, "member", monthly_cap=CAP)

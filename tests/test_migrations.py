@@ -31,7 +31,7 @@ def test_schema_matches_the_tables_the_code_uses(db_url: str) -> None:
 
 def test_reopening_upgrades_in_place_and_keeps_data(db_url: str) -> None:
     first = Ledger.open(db_url)
-    first.sync_prices(PRICES)
+    first.import_prices(PRICES)
     s = seed(first, 321)
     first.close()
     again = Ledger.open(db_url)  # migrates again on start-up: a no-op at head

@@ -7,7 +7,14 @@ from pathlib import Path
 import pytest
 
 from ledger import errors
-from ledger.pricing import Price, chat_estimate, image_cost, load_catalogue, token_cost
+from ledger.pricing import (
+    Price,
+    PriceChange,
+    chat_estimate,
+    image_cost,
+    load_catalogue,
+    token_cost,
+)
 from ledger.service import Ledger
 from tests.conftest import PRICES, Seed, reserve
 
@@ -36,15 +43,19 @@ def test_image_cost_by_size_and_quality() -> None:
         image_cost(IMAGES, "512x512", "standard", 1)
 
 
-def test_catalogue_changes_add_versions_and_removals_unprice(
+def lines(changes: list[PriceChange]) -> list[str]:
+    return [str(change) for change in changes]
+
+
+def test_catalogue_imports_add_versions_and_removals_unprice(
     ledger: Ledger, seeded: Seed, tmp_path: Path
 ) -> None:
-    assert ledger.sync_prices(PRICES) == []  # the fixture loaded it already
+    assert ledger.import_prices(PRICES) == []  # the fixture loaded it already
     first = ledger.price("demo/chat")
     changed = PRICES.read_text().replace("input_per_million = 100", "input_per_million = 120", 1)
     path = tmp_path / "prices.toml"
     path.write_text(changed)
-    assert ledger.sync_prices(path) == ["demo/chat: price version 2"]
+    assert lines(ledger.import_prices(path)) == ["demo/chat: price version 2"]
     second = ledger.price("demo/chat")
     assert (second.version, second.input_per_mtok) == (2, 120)
     hold = ledger.hold(reserve(ledger, seeded, 5, "r1"))
@@ -54,7 +65,11 @@ def test_catalogue_changes_add_versions_and_removals_unprice(
         block for block in changed.split("\n\n") if 'model = "demo/chat"' not in block
     )
     path.write_text(without)
-    assert ledger.sync_prices(path) == ["demo/chat: withdrawn (now unpriced)"]
+    assert ledger.import_prices(path) == []  # a model missing from the file keeps its price
+    assert ledger.price("demo/chat").version == 2
+    assert lines(ledger.import_prices(path, withdraw_missing=True)) == [
+        "demo/chat: withdrawn (now unpriced)"
+    ]
     with pytest.raises(errors.UnpricedModel):
         reserve(ledger, seeded, 5, "r2")
 

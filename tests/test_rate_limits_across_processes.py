@@ -105,7 +105,7 @@ def shared(db_url: str) -> Iterator[tuple[Ledger, str, int, int]]:
     from tests.conftest import PRICES, seed  # here, not at import: see the note at the top
 
     book = Ledger.open(db_url)
-    book.sync_prices(PRICES)
+    book.import_prices(PRICES)
     s = seed(book, 1000)
     yield book, db_url, s.account_id, s.member_id
     book.close()

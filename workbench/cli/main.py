@@ -68,6 +68,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             prog_name="workbench",
             standalone_mode=False,
         )
+    except click.exceptions.NoArgsIsHelpError as asked:
+        # A group given no subcommand: its help is the answer, not an error.
+        print(asked.format_message())
+        return 0
     except click.ClickException as error:
         # Click's own form is a usage dump and a message; one line says the same.
         context = getattr(error, "ctx", None)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from ledger.service import Ledger
@@ -30,5 +32,47 @@ def list_prices() -> None:
                 terms = f"in {price.input_per_mtok:,}, out {price.output_per_mtok:,}"
                 unit = "credits per million tokens"
             print(f"{price.model:32} v{price.version}  {terms} ({unit})")
+
+    with_ledger(work)
+
+
+@group.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Show the versions it would add; write nothing.")
+@click.option(
+    "--withdraw-missing",
+    is_flag=True,
+    help="Make models the file does not list unpriced (they can then not be used).",
+)
+@click.option("--by", help="Username of the operator importing (default: none).")
+@click.option("--reason", help="Why (kept with each new version).")
+def import_prices(
+    file: Path, dry_run: bool, withdraw_missing: bool, by: str | None, reason: str | None
+) -> None:
+    """Add a price version for every model FILE prices differently from the database.
+
+    Each version records who imported it and when. Models FILE does not list keep their prices
+    unless --withdraw-missing. FILE has the format of data/prices.toml.
+    """
+
+    def work(book: Ledger, _config: Settings) -> None:
+        actor = book.user(by).id if by else None
+        changes = book.import_prices(
+            file,
+            actor_user_id=actor,
+            reason=reason,
+            dry_run=dry_run,
+            withdraw_missing=withdraw_missing,
+        )
+        for change in changes:
+            print(f"  {change.describe()}")
+        if not changes:
+            print(f"prices: {file} matches the current prices; nothing to import")
+        elif dry_run:
+            print(
+                f"dry run: {len(changes)} new price version(s) would be added; nothing was written"
+            )
+        else:
+            print(f"imported {len(changes)} new price version(s)")
 
     with_ledger(work)

@@ -7,11 +7,12 @@ from datetime import timedelta
 from ledger.service import Ledger
 from workbench.config import Settings, settings
 from workbench.db.migrate import migrate_all
+from workbench.gateway import catalogue as model_catalogue
 
 
 def open_ledger(config: Settings | None = None, *, migrate: bool = True) -> Ledger:
     """The configured ledger; with ``migrate``, both schemas brought to head (``migrate_all``)
-    and the price catalogue loaded."""
+    and an empty database seeded from the catalogue files (``seed_catalogue``)."""
     config = config or settings()
     ledger = Ledger.open(
         config.database_url,
@@ -24,8 +25,22 @@ def open_ledger(config: Settings | None = None, *, migrate: bool = True) -> Ledg
     if migrate:
         try:
             migrate_all(ledger.engine)
-            ledger.sync_prices(config.price_catalogue)
+            seed_catalogue(ledger, config)
         except BaseException:
             ledger.close()
             raise
     return ledger
+
+
+def seed_catalogue(ledger: Ledger, config: Settings) -> list[str]:
+    """Prices and model switches live in the database; the files in ``data/`` only seed it.
+
+    With no price version yet, ``prices.toml`` is loaded; a model with no switch yet gets one as
+    ``models.toml`` lists it (enabled or not). Anything already in the database is left as it
+    is, so start-up never changes a price or a switch: an import (``workbench prices import``)
+    or an operator's change does.
+    """
+    models = model_catalogue.load(config.model_catalogue)
+    return ledger.seed_catalogue(
+        config.price_catalogue, {entry.id: entry.enabled for entry in models.entries}
+    )

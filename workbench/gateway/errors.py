@@ -42,3 +42,11 @@ class ProviderFailed(GatewayError):
     says what happened to the credits (released, or held until the hold expires)."""
 
     code = "provider_failed"
+
+
+class FeatureDisabled(GatewayError):
+    """An operator switched the feature off (``ai_text_chat``, ``ai_image_generation``): the call
+    was refused before any hold, nothing charged or called. ``feature_key``; ``detail`` is the
+    operator's message (also in the sentence), or None."""
+
+    code = "feature_disabled"

@@ -2,7 +2,8 @@
 
 Every billable call goes reserve → call → settle:
 
-1. check the request (bad input raises ``InvalidRequest``; nothing is written or called);
+1. check the request (bad input raises ``InvalidRequest``; nothing is written or called) and
+   that its feature is switched on (``FeatureDisabled``, recorded as a ``refused`` usage row);
 2. resolve the model through the allowlist (a fallback is announced in ``notice``);
 3. estimate its most possible cost and RESERVE that as a hold, in one transaction that also checks
    the user's cap and rate limits and records the caller's idempotency key;
@@ -15,6 +16,10 @@ whole hold; a person stopping a stream is charged the prompt and what was stream
 than asked are charged per image returned; a timeout leaves the outcome unknown, so the hold stays
 until it expires (the sweeper's ``expire`` line returns it) and the usage row says ``timeout``.
 
+Prices, model switches and feature switches are read from the database and cached for at most
+``PRICE_CACHE_S``/``SWITCH_CACHE_S`` (5 s) per process, on an injectable monotonic clock, so every
+app process honours an operator's change within 5 seconds.
+
 Settlement never calls Streamlit: a Streamlit rerun can interrupt a script at any ``st.*`` call,
 and these ``finally`` blocks must finish.
 """
@@ -26,7 +31,7 @@ import logging
 import threading
 import time
 import weakref
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any, Literal
@@ -38,10 +43,18 @@ from ledger.idempotency import check_key
 from ledger.pricing import Price, chat_estimate, image_cost, token_cost
 from ledger.ratelimits import RateLimits
 from ledger.service import HoldOutcome, Ledger
+from ledger.switches import Switches
 from ledger.usage import UsageRecord, UsageRow
 from workbench.gateway import tokens
 from workbench.gateway.catalogue import Catalogue, Kind, ModelEntry
-from workbench.gateway.errors import InvalidRequest, ProviderFailed, RequestInProgress
+from workbench.gateway.errors import (
+    FeatureDisabled,
+    GatewayError,
+    InvalidRequest,
+    ModelUnavailable,
+    ProviderFailed,
+    RequestInProgress,
+)
 from workbench.gateway.keys import Credentials, ProviderKeys, redactor
 from workbench.gateway.providers.base import (
     CallOptions,
@@ -59,6 +72,7 @@ log = logging.getLogger("workbench.gateway")
 
 CHAT_FEATURE = "ai_text_chat"
 IMAGE_FEATURE = "ai_image_generation"
+FEATURE_NAMES = {CHAT_FEATURE: "Chat", IMAGE_FEATURE: "Image generation"}
 DEFAULT_MAX_TOKENS = 1024
 MAX_PROMPT_CHARS = 200_000
 MAX_IMAGE_PROMPT_CHARS = 4_000
@@ -68,6 +82,7 @@ SETTLE_MARGIN = timedelta(seconds=60)
 RETRY_BACKOFF_ALLOWANCE_S = 10.0
 SWEEP_EVERY_S = 60.0
 PRICE_CACHE_S = 5.0
+SWITCH_CACHE_S = 5.0
 HOLD_HEADER = "X-Workbench-Hold"
 
 Status = Literal["ok", "error", "cancelled", "timeout", "refused"]
@@ -145,20 +160,25 @@ class ImageResult:
     message: str | None = None
 
 
+Monotonic = Callable[[], float]
+
+
 @dataclass
 class _Prices:
     """Current prices, briefly cached; price versions (immutable) cached for good."""
 
     ledger: Ledger
+    clock: Monotonic = time.monotonic
     _current: dict[str, tuple[float, Price]] = field(default_factory=dict)
     _versions: dict[int, Price] = field(default_factory=dict)
 
     def current(self, model: str) -> Price:
         cached = self._current.get(model)
-        if cached is not None and time.monotonic() - cached[0] < PRICE_CACHE_S:
+        if cached is not None and self.clock() - cached[0] < PRICE_CACHE_S:
             return cached[1]
+        read_at = self.clock()
         price = self.ledger.price(model)
-        self._current[model] = (time.monotonic(), price)
+        self._current[model] = (read_at, price)
         if price.version_id is not None:
             self._versions[price.version_id] = price
         return price
@@ -168,6 +188,48 @@ class _Prices:
         if price is None:
             price = self._versions[version_id] = self.ledger.price_version(version_id)
         return price
+
+
+@dataclass(frozen=True)
+class _SwitchState:
+    read_at: float
+    switches: Switches
+    catalogue: Catalogue
+
+
+class _Switches:
+    """Model and feature switches from the database, read at most once per ``SWITCH_CACHE_S``
+    (one query for all of them), with the allowlist's enabled flags overlaid: a model with a
+    switch is as its switch says, one without is as ``models.toml`` lists it.
+
+    Thread-safe without a lock: the state is replaced whole, so a reader sees an old or a new
+    state, never half of one (two threads may both refresh at the boundary; both are right).
+    """
+
+    def __init__(self, ledger: Ledger, catalogue: Catalogue, clock: Monotonic) -> None:
+        self.ledger = ledger
+        self.file_catalogue = catalogue
+        self.clock = clock
+        self._state: _SwitchState | None = None
+
+    def state(self) -> _SwitchState:
+        state = self._state
+        if state is not None and self.clock() - state.read_at < SWITCH_CACHE_S:
+            return state
+        read_at = self.clock()  # before the read: the cached state is never older than it says
+        switches = self.ledger.switches()
+        state = _SwitchState(read_at, switches, self._overlay(switches))
+        self._state = state
+        return state
+
+    def _overlay(self, switches: Switches) -> Catalogue:
+        entries = tuple(
+            entry
+            if switches.model_enabled(entry.id, entry.enabled) == entry.enabled
+            else entry.model_copy(update={"enabled": not entry.enabled})
+            for entry in self.file_catalogue.entries
+        )
+        return replace(self.file_catalogue, entries=entries)
 
 
 def _ms(seconds: float) -> int:
@@ -189,19 +251,42 @@ class Gateway:
         timing: Timing,
         limits: RateLimits | None,
         images: ImageStore,
+        monotonic: Monotonic = time.monotonic,
     ) -> None:
+        """``catalogue`` is the allowlist as the file lists it; the database's model switches are
+        overlaid on it (``catalogue`` property). ``monotonic`` is the clock of the price and
+        switch caches (tests move it instead of sleeping)."""
         self.ledger = ledger
-        self.catalogue = catalogue
         self.keys = keys
         self._providers = providers
         self.timing = timing
         self.limits = limits
         self.images = images
-        self._prices = _Prices(ledger)
+        self._prices = _Prices(ledger, monotonic)
+        self._switches = _Switches(ledger, catalogue, monotonic)
         self._last_sweep = time.monotonic()
         self._sweep_lock = threading.Lock()
 
     # --- what can be called ------------------------------------------------------------------
+
+    @property
+    def catalogue(self) -> Catalogue:
+        """The allowlist with the database's model switches applied (at most 5 s old)."""
+        return self._switches.state().catalogue
+
+    def feature_off(self, feature_key: str) -> FeatureDisabled | None:
+        """Why ``feature_key`` cannot be used right now (switched off, with the operator's
+        message), or None when it is on. At most 5 s old, like every switch."""
+        switch = self._switches.state().switches.feature(feature_key)
+        if switch is None or switch.enabled:
+            return None
+        name = FEATURE_NAMES.get(feature_key, feature_key)
+        said = switch.message or "Ask the workbench's admins when it will be back."
+        return FeatureDisabled(
+            f"{name} is switched off for now. {said}",
+            feature_key=feature_key,
+            detail=switch.message,
+        )
 
     def models(self, kind: Kind) -> list[ModelEntry]:
         """The models a person may pick for ``kind`` (enabled, with a configured provider)."""
@@ -225,7 +310,9 @@ class Gateway:
         fallback: bool = True,
     ) -> Estimate:
         """What sending this conversation would hold, without holding it. Raises like ``chat``
-        for bad input and unpriced models (those are not recorded here: nothing was asked)."""
+        for bad input, a switched-off feature and unpriced models (not recorded here: nothing
+        was asked)."""
+        _raise_if(self.feature_off(CHAT_FEATURE))
         entry, notice = self._resolve(model, "chat", fallback)
         full, limit = _check_chat(entry, messages, system, max_tokens)
         price = self._prices.current(entry.price)
@@ -260,6 +347,7 @@ class Gateway:
         quality: str | None = None,
         fallback: bool = True,
     ) -> Estimate:
+        _raise_if(self.feature_off(IMAGE_FEATURE))
         entry, notice = self._resolve(model, "image", fallback)
         price = self._prices.current(entry.price)
         return _image_estimate(entry, notice, price, n, size, quality)
@@ -288,13 +376,15 @@ class Gateway:
     ) -> ChatTurn:
         """Reserve for one chat turn and return it, ready to stream.
 
-        Raises before anything is called: ``InvalidRequest``, ``ModelUnavailable``, and the
-        ledger's ``UnpricedModel``, ``InsufficientCredits``, ``CapExceeded``, ``RateLimited``
-        (those four recorded as ``refused`` usage rows), ``RequestInProgress`` for a key being
-        answered right now. A key already answered returns a turn whose ``result`` says so and
+        Raises before anything is called: ``FeatureDisabled`` (chat switched off),
+        ``InvalidRequest``, ``ModelUnavailable``, and the ledger's ``UnpricedModel``,
+        ``InsufficientCredits``, ``CapExceeded``, ``RateLimited`` (those four and
+        ``FeatureDisabled`` recorded as ``refused`` usage rows), ``RequestInProgress`` for a key
+        being answered right now. A key already answered returns a turn whose ``result`` says so and
         which streams nothing.
         """
         check_key(key)
+        self._feature_or_refuse(caller, CHAT_FEATURE, "chat", model, key)
         if temperature is not None and (
             isinstance(temperature, bool)
             or not isinstance(temperature, int | float)
@@ -352,6 +442,7 @@ class Gateway:
         provider fails. A key already answered returns its stored images without a call.
         """
         check_key(key)
+        self._feature_or_refuse(caller, IMAGE_FEATURE, "image", model, key)
         if not isinstance(prompt, str) or not prompt.strip():
             raise InvalidRequest("Describe the image first: the prompt is empty.")
         if len(prompt) > MAX_IMAGE_PROMPT_CHARS:
@@ -477,6 +568,24 @@ class Gateway:
 
     # --- the money path --------------------------------------------------------------------------
 
+    def _feature_or_refuse(
+        self, caller: Caller, feature: str, kind: Kind, model: str | None, key: str
+    ) -> None:
+        """A switched-off feature is refused before anything else: no hold, nothing charged,
+        nothing called; the refusal is a ``refused`` usage row like the ledger's refusals."""
+        refusal = self.feature_off(feature)
+        if refusal is None:
+            return
+        catalogue = self.catalogue
+        entry: ModelEntry | None
+        try:  # the model the call would have used, for the usage row
+            entry = catalogue.resolve(model, kind, self.keys.available()).entry
+        except ModelUnavailable:
+            entry = catalogue.get(model or "") or catalogue.get(catalogue.default(kind))
+        assert entry is not None  # the catalogue's defaults are checked when it is loaded
+        self._record_refusal(caller, entry, feature, key, refusal)
+        raise refusal
+
     def _price_or_refuse(self, caller: Caller, entry: ModelEntry, feature: str, key: str) -> Price:
         try:
             price = self._prices.current(entry.price)
@@ -557,7 +666,12 @@ class Gateway:
         )
 
     def _record_refusal(
-        self, caller: Caller, entry: ModelEntry, feature: str, key: str, refusal: LedgerError
+        self,
+        caller: Caller,
+        entry: ModelEntry,
+        feature: str,
+        key: str,
+        refusal: LedgerError | GatewayError,
     ) -> None:
         self.ledger.record_usage(
             UsageRecord(
@@ -925,6 +1039,11 @@ def _replay_message(status: str, error_type: str | None) -> str:
     if error_type == "NotSent":
         return "This message was not sent (the page was interrupted) and nothing was charged."
     return f"This message already failed ({status}); nothing more was charged."
+
+
+def _raise_if(error: Exception | None) -> None:
+    if error is not None:
+        raise error
 
 
 def _fingerprint(*parts: object) -> str:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import time
+from collections.abc import Callable
 
 from ledger.ratelimits import RateLimits
 from ledger.service import Ledger
@@ -34,7 +36,15 @@ def rate_limits(config: Settings, timing: Timing) -> RateLimits | None:
     return RateLimits(per_minute, concurrent, in_flight_window=timing.deadline)
 
 
-def build_gateway(ledger: Ledger, config: Settings | None = None) -> Gateway:
+def build_gateway(
+    ledger: Ledger,
+    config: Settings | None = None,
+    *,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> Gateway:
+    """The gateway for ``config``: the allowlist from its file, with the database's model and
+    feature switches read through a cache of at most 5 s on ``monotonic`` (injectable, so tests
+    move a clock instead of sleeping)."""
     config = config or settings()
     provider_keys.install_log_redaction()
     catalogue = load_catalogue(config)
@@ -52,4 +62,5 @@ def build_gateway(ledger: Ledger, config: Settings | None = None) -> Gateway:
         timing=timing,
         limits=rate_limits(config, timing),
         images=ImageStore(config.image_dir),
+        monotonic=monotonic,
     )

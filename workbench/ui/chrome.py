@@ -9,6 +9,7 @@ import secrets
 import streamlit as st
 
 from workbench.bootstrap import Services
+from workbench.gateway.errors import FeatureDisabled
 from workbench.ui.messages import concerns_credits, explain
 from workbench.ui.page_registry import PAGES_DIR, PageSpec, spec
 from workbench.ui.session import WORKSPACE_KEY, SignedIn, sign_out
@@ -42,6 +43,15 @@ def show_failure(error: Exception) -> None:
             label="My credits: balance, spending cap and history",
             icon=credits_page.icon,
         )
+
+
+def show_estimate_problem(error: Exception) -> None:
+    """Why a page has no estimate to show: a switched-off feature as a warning (nothing can be
+    sent until it is back), anything else as a quiet caption under the inputs."""
+    if isinstance(error, FeatureDisabled):
+        st.warning(explain(error), icon=":material/block:")
+    else:
+        st.caption(explain(error))
 
 
 def run_page(page: st.Page) -> None:

@@ -10,7 +10,7 @@ from ledger.errors import (
     RateLimited,
     UnpricedModel,
 )
-from workbench.gateway.errors import GatewayError
+from workbench.gateway.errors import FeatureDisabled, GatewayError
 
 
 def explain(error: Exception) -> str:
@@ -31,6 +31,9 @@ def explain(error: Exception) -> str:
         )
     if isinstance(error, UnpricedModel):
         return "That model has no price yet, so it cannot be used. Ask an admin to price it."
+    if isinstance(error, FeatureDisabled):
+        # "Chat is switched off for now." and the operator's message, as the gateway put it.
+        return error.message
     if isinstance(error, IdempotencyConflict):
         return "That request was already sent with different settings; please send it again."
     if isinstance(error, GatewayError | LedgerError):
