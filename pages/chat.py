@@ -13,8 +13,8 @@ from workbench.chat.submission import (
     send,
     stream_and_save,
 )
+from workbench.gateway.caller import Caller
 from workbench.gateway.errors import GatewayError
-from workbench.gateway.facade import Caller
 from workbench.ui.cached_reads import conversation_list, conversations_changed
 from workbench.ui.chrome import flash, page_header, show_estimate_problem, show_failure
 from workbench.ui.messages import credits

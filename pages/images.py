@@ -7,8 +7,8 @@ import uuid
 import streamlit as st
 
 from ledger.errors import LedgerError
+from workbench.gateway.caller import Caller
 from workbench.gateway.errors import GatewayError
-from workbench.gateway.facade import Caller
 from workbench.images.gallery import gallery
 from workbench.ui.cached_reads import image_options
 from workbench.ui.chrome import flash, page_header, show_estimate_problem, show_failure

@@ -74,25 +74,24 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, cast
 
-ROOT = Path(__file__).resolve().parent.parent
-
 # First: the package sets LITELLM_LOCAL_MODEL_COST_MAP, which litellm reads when it is imported.
-import workbench  # noqa: E402, F401
+import workbench  # noqa: F401
 
 # isort: split
-import litellm  # noqa: E402
-import sqlalchemy as sa  # noqa: E402
-from litellm.litellm_core_utils.thread_pool_executor import executor as litellm_pool  # noqa: E402
+import litellm
+import sqlalchemy as sa
+from litellm.litellm_core_utils.thread_pool_executor import executor as litellm_pool
 
-from ledger.schema import holds as holds_table  # noqa: E402
-from ledger.schema import usage_records  # noqa: E402
-from ledger.service import Ledger  # noqa: E402
-from scripts.bench_measure import log, percentile, quiet, stage  # noqa: E402
-from tests.fake_providers import FakeProvider, reply_for, slow_stream  # noqa: E402
-from tests.gateway_harness import make_settings  # noqa: E402
-from workbench.db.ledger_access import open_ledger  # noqa: E402
-from workbench.gateway.facade import DEFAULT_MAX_TOKENS, HOLD_HEADER, Caller, Gateway  # noqa: E402
-from workbench.gateway.providers.base import (  # noqa: E402
+from ledger.schema import holds as holds_table
+from ledger.schema import usage_records
+from ledger.service import Ledger
+from scripts.bench_measure import log, percentile, quiet, stage
+from tests.fake_providers import FakeProvider, reply_for, slow_stream
+from tests.gateway_harness import make_settings
+from workbench.db.ledger_access import open_ledger
+from workbench.gateway.caller import Caller
+from workbench.gateway.facade import HOLD_HEADER, Gateway
+from workbench.gateway.providers.base import (
     CallOptions,
     ChatCall,
     ChatReport,
@@ -100,8 +99,11 @@ from workbench.gateway.providers.base import (  # noqa: E402
     ImageCall,
     Usage,
 )
-from workbench.gateway.providers.litellm_provider import _chat_cost, _connection, _usage  # noqa: E402
-from workbench.gateway.setup import build_gateway  # noqa: E402
+from workbench.gateway.providers.litellm_provider import _chat_cost, _connection, _usage
+from workbench.gateway.requests import DEFAULT_MAX_TOKENS
+from workbench.gateway.setup import build_gateway
+
+ROOT = Path(__file__).resolve().parent.parent
 
 MODEL = "openai/gpt-4o-mini"
 PROMPT = "Say hello in five words."

@@ -20,7 +20,7 @@ from ledger.service import HoldOutcome, Ledger
 from tests.browser_harness import CHROMIUM, NO_CHROMIUM
 from tests.fake_providers import FakeProvider
 from tests.gateway_harness import Harness, HarnessFactory, build
-from workbench.gateway.facade import Caller
+from workbench.gateway.caller import Caller
 
 ROOT = Path(__file__).resolve().parent.parent
 PRICES = ROOT / "data" / "prices.toml"

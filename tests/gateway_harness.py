@@ -21,7 +21,8 @@ from ledger.schema import entries, holds, usage_records
 from ledger.service import Ledger
 from tests.fake_providers import FakeProvider
 from workbench.config import Settings
-from workbench.gateway.facade import HOLD_HEADER, Caller, Gateway
+from workbench.gateway.caller import Caller
+from workbench.gateway.facade import HOLD_HEADER, Gateway
 from workbench.gateway.setup import build_gateway
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -18,7 +18,7 @@ from streamlit.testing.v1 import AppTest
 from tests.app_harness import FAKE_CHAT_MODEL, AppEnv, app_env, assert_no_exception
 from tests.fake_providers import FakeProvider
 from workbench.chat.submission import Submission, as_messages, new_submission, stream_and_save
-from workbench.gateway.facade import Caller
+from workbench.gateway.caller import Caller
 
 FIRST = "Tell me about lighthouses."
 SECOND = "And about their keepers?"

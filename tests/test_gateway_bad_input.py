@@ -20,7 +20,7 @@ from tests.gateway_harness import (
     catalogue_with_unpriced_model,
 )
 from workbench.gateway.errors import InvalidRequest, ModelUnavailable
-from workbench.gateway.facade import MAX_IMAGE_PROMPT_CHARS, MAX_PROMPT_CHARS
+from workbench.gateway.requests import MAX_IMAGE_PROMPT_CHARS, MAX_PROMPT_CHARS
 
 E = TypeVar("E", bound=Exception)
 

@@ -22,8 +22,9 @@ from tests.fake_providers import (
     ok,
 )
 from tests.gateway_harness import Harness, HarnessFactory, ask
+from workbench.gateway.chat_turn import ChatTurn
 from workbench.gateway.errors import ProviderFailed
-from workbench.gateway.facade import ChatTurn, ImageResult
+from workbench.gateway.results import ImageResult
 
 MODELS = ["openai/gpt-4o-mini", "anthropic/claude-haiku-4-5"]
 IMAGE_MODEL = "openai/dall-e-2"

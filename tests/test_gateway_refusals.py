@@ -20,7 +20,7 @@ from tests.gateway_harness import (
     ask,
     catalogue_with_unpriced_model,
 )
-from workbench.gateway.facade import CHAT_FEATURE, IMAGE_FEATURE
+from workbench.gateway.requests import CHAT_FEATURE, IMAGE_FEATURE
 
 ESSAY = ask("Write a long essay about the history of tides and harbours")
 

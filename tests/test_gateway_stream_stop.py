@@ -17,7 +17,7 @@ from tests.conftest import FakeClock
 from tests.fake_providers import FakeProvider, slow_stream
 from tests.gateway_harness import Harness, HarnessFactory, ask
 from workbench.gateway import tokens
-from workbench.gateway.facade import ChatTurn
+from workbench.gateway.chat_turn import ChatTurn
 
 MODELS = ["openai/gpt-4o-mini", "anthropic/claude-haiku-4-5"]
 # Room for a long reply, so the hold is well above what a stopped stream costs.

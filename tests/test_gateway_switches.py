@@ -16,14 +16,10 @@ import pytest
 
 from ledger.service import Ledger
 from tests.gateway_harness import ROOT, Harness, HarnessFactory, ask
+from workbench.gateway.caches import PRICE_CACHE_S, SWITCH_CACHE_S
 from workbench.gateway.errors import FeatureDisabled, ModelUnavailable
-from workbench.gateway.facade import (
-    CHAT_FEATURE,
-    IMAGE_FEATURE,
-    PRICE_CACHE_S,
-    SWITCH_CACHE_S,
-    Gateway,
-)
+from workbench.gateway.facade import Gateway
+from workbench.gateway.requests import CHAT_FEATURE, IMAGE_FEATURE
 from workbench.gateway.setup import build_gateway
 
 MINI = "openai/gpt-4o-mini"

@@ -10,8 +10,11 @@ from dataclasses import dataclass, replace
 
 from ledger.errors import LedgerError
 from workbench.chat.conversations import Conversations, Message
+from workbench.gateway.caller import Caller
+from workbench.gateway.chat_turn import ChatTurn
 from workbench.gateway.errors import GatewayError
-from workbench.gateway.facade import Caller, ChatResult, ChatTurn, Gateway
+from workbench.gateway.facade import Gateway
+from workbench.gateway.results import ChatResult
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,8 @@ from workbench.cli.common import WHOLE_NUMBER, with_ledger
 from workbench.config import Settings
 
 if TYPE_CHECKING:
-    from workbench.gateway.facade import Caller, Gateway
+    from workbench.gateway.caller import Caller
+    from workbench.gateway.facade import Gateway
 
 
 @click.group("gateway")
@@ -53,7 +54,7 @@ def billed_call(command: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _caller(gateway: Gateway, workspace: str, user: str) -> Caller:
-    from workbench.gateway.facade import Caller
+    from workbench.gateway.caller import Caller
 
     found = gateway.ledger.workspace(workspace)
     return Caller(gateway.ledger.user(user).id, found.id, found.account_id)

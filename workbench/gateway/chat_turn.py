@@ -1,0 +1,232 @@
+"""One chat turn, streamed: the provider call between a reserved hold and its settlement.
+
+Iterating a ``ChatTurn`` streams the reply; however the stream ends (finished, stopped by the
+person, a provider error, the deadline), ``finally`` settles the hold and writes the usage row in
+one transaction: capture what was used (the provider's figures, or the prompt estimate plus the
+streamed text, counted), or end it by the refund policy in ``settlement``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import weakref
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from ledger.holds import Hold
+from ledger.pricing import token_cost
+from workbench.gateway import tokens
+from workbench.gateway.caller import Caller
+from workbench.gateway.catalogue import ModelEntry
+from workbench.gateway.providers.base import ChatCall, ChatReport, ProviderError, Usage
+from workbench.gateway.results import ChatResult, Estimate, Status
+from workbench.gateway.settlement import failed, failure_message, ms, nanos, unexpected
+
+if TYPE_CHECKING:
+    from workbench.gateway.facade import Gateway
+
+log = logging.getLogger("workbench.gateway")
+
+
+class ChatTurn:
+    """One reserved chat turn. Iterate it to stream the reply (``st.write_stream`` does);
+    ``result`` is set once the stream has ended, however it ended.
+
+    Closing the iterator early (the person pressed stop, or the page reran) ends the call and
+    charges the prompt plus what was streamed. A turn never streamed is released when it is
+    ``close()``d or garbage-collected (a rerun between reserving and streaming): failure before
+    dispatch gives everything back.
+    """
+
+    def __init__(
+        self,
+        gateway: Gateway | None,
+        caller: Caller | None,
+        call: ChatCall | None,
+        estimate: Estimate | None,
+        hold: Hold | None,
+        key: str,
+    ) -> None:
+        self._gateway = gateway
+        self._caller = caller
+        self._call = call
+        self.estimate = estimate
+        self.hold = hold
+        self._key = key
+        self.result: ChatResult | None = None
+        self._started = False
+        self._unsent: weakref.finalize[Any, ChatTurn] | None = None
+        if gateway is not None and caller is not None and call is not None and hold is not None:
+            # Holds only what the release needs, never the turn, or it would never be collected.
+            self._unsent = weakref.finalize(
+                self, release_unsent, gateway, caller, call.model, hold, key
+            )
+
+    @classmethod
+    def answered(cls, result: ChatResult) -> ChatTurn:
+        turn = cls(None, None, None, None, None, "")
+        turn.result = result
+        turn._started = True
+        return turn
+
+    @property
+    def notice(self) -> str | None:
+        if self.estimate is not None:
+            return self.estimate.notice
+        return self.result.notice if self.result else None
+
+    def close(self) -> None:
+        """Give the hold back if the turn was never streamed (failure before dispatch)."""
+        if self._started:
+            return
+        self._started = True
+        if self._unsent is not None:
+            self._unsent()
+
+    def __iter__(self) -> Iterator[str]:
+        if self._started:
+            return
+        self._started = True
+        if self._unsent is not None:
+            self._unsent.detach()
+        gateway, call, hold, caller = self._gateway, self._call, self.hold, self._caller
+        assert gateway is not None and call is not None and hold is not None and caller is not None
+        report = ChatReport()
+        pieces: list[str] = []
+        started = time.monotonic()
+        first: float | None = None
+        deadline = started + gateway.timing.deadline.total_seconds()
+        outcome: Status = "cancelled"
+        failure: ProviderError | None = None
+        stream = gateway.provider_for(call.model).execute(call, report)
+        try:
+            for piece in stream:
+                if first is None:
+                    first = time.monotonic()
+                pieces.append(piece)
+                yield piece
+                if time.monotonic() > deadline:
+                    failure = ProviderError("error", "DeadlineExceeded", "the reply took too long")
+                    break
+            else:
+                outcome = "ok"
+                if not pieces and report.usage is None:
+                    # A stream that ends with neither text nor usage is broken (litellm passes
+                    # some malformed streams off as empty replies): nothing to charge for.
+                    failure = ProviderError("error", "EmptyReply", "the model sent an empty reply")
+                    outcome = "error"
+        except ProviderError as error:
+            failure = error
+            outcome = error.kind
+        except GeneratorExit:
+            outcome = "cancelled"
+            raise
+        except BaseException as error:
+            failure = unexpected(error)
+            outcome = "error"
+            raise
+        finally:
+            stream.close()
+            self.result = self._settle(outcome, "".join(pieces), report, started, first, failure)
+        if outcome in ("error", "timeout") and failure is not None:
+            raise failed(failure, hold)
+
+    def _settle(
+        self,
+        outcome: Status,
+        text: str,
+        report: ChatReport,
+        started: float,
+        first: float | None,
+        failure: ProviderError | None,
+    ) -> ChatResult:
+        gateway, call, hold, caller, estimate = (
+            self._gateway,
+            self._call,
+            self.hold,
+            self._caller,
+            self.estimate,
+        )
+        assert gateway and call and hold and caller and estimate
+        base = gateway.settlement.usage_base(caller, call.model, hold, self._key)
+        ttft = None if first is None else ms(first - started)
+        model = call.model.litellm_model
+        if outcome in ("error", "timeout"):
+            assert failure is not None
+            gateway.settlement.failure(
+                hold,
+                base,
+                failure,
+                started,
+                self._key,
+                output_tokens=tokens.text_tokens(model, text),
+                ttft_ms=ttft,
+            )
+            return ChatResult(
+                outcome,
+                text,
+                Usage(0, 0),
+                0,
+                hold.id,
+                call.model,
+                estimate.notice,
+                message=failure_message(failure),
+            )
+        # ok, or cancelled (stopped by the person, or past the deadline): the provider's own
+        # figures when it sent them, else the prompt estimate plus the streamed text, counted.
+        usage = report.usage or Usage(estimate.prompt_tokens, tokens.text_tokens(model, text))
+        price = gateway.prices.version(hold.price_version_id)
+        charge = min(token_cost(price, usage.input_tokens, usage.output_tokens), hold.amount)
+        record = replace(
+            base,
+            status=outcome,
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            cached_tokens=usage.cached_tokens,
+            latency_ms=ms(time.monotonic() - started),
+            ttft_ms=ttft,
+            usd_cost_nanos=nanos(report.usd_cost),
+            error_type=failure.error_type if failure else None,
+        )
+        captured = gateway.ledger.capture(hold.id, charge, key=self._key, usage=record).hold
+        log.info(
+            "chat %s model=%s hold=%s in=%d out=%d credits=%s",
+            outcome,
+            call.model.id,
+            hold.id,
+            usage.input_tokens,
+            usage.output_tokens,
+            captured.captured,
+        )
+        return ChatResult(
+            outcome,
+            text,
+            usage,
+            captured.captured or 0,
+            hold.id,
+            call.model,
+            estimate.notice,
+            usd_cost=report.usd_cost,
+            message="Stopped: you were charged for the prompt and the part of the reply shown."
+            if outcome == "cancelled"
+            else None,
+        )
+
+
+def release_unsent(
+    gateway: Gateway, caller: Caller, model: ModelEntry, hold: Hold, key: str
+) -> None:
+    """A reserved turn that was never streamed: release it (runs at most once, from ``close`` or
+    when the turn is collected, so it must not raise)."""
+    usage = replace(
+        gateway.settlement.usage_base(caller, model, hold, key),
+        status="error",
+        error_type="NotSent",
+        error_message="closed before it was sent",
+    )
+    try:
+        gateway.ledger.release(hold.id, reason="not sent: nothing charged", key=key, usage=usage)
+    except Exception:
+        log.exception("could not release unsent hold %s; it will expire instead", hold.id)

@@ -1,0 +1,55 @@
+"""What the gateway answers with: an estimate before a call, and a chat or image result after
+it (credits charged, usage, whether it was a replay, a sentence for the person when needed)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from workbench.gateway.catalogue import ModelEntry
+from workbench.gateway.providers.base import Usage
+from workbench.images.store import StoredImage
+
+Status = Literal["ok", "error", "cancelled", "timeout", "refused"]
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """What a request will hold (its most possible cost), shown as "about N credits"."""
+
+    model: ModelEntry
+    notice: str | None
+    credits: int
+    price_version: int | None
+    prompt_tokens: int = 0
+    max_tokens: int = 0
+    images: int = 0
+    size: str | None = None
+    quality: str | None = None
+
+
+@dataclass(frozen=True)
+class ChatResult:
+    status: Status
+    text: str
+    usage: Usage
+    credits: int
+    hold_id: int
+    model: ModelEntry
+    notice: str | None = None
+    replayed: bool = False
+    message: str | None = None
+    usd_cost: float | None = None
+
+
+@dataclass(frozen=True)
+class ImageResult:
+    status: Status
+    images: list[StoredImage]
+    requested: int
+    credits: int
+    hold_id: int
+    model: ModelEntry
+    notice: str | None = None
+    replayed: bool = False
+    message: str | None = None

@@ -1,0 +1,153 @@
+"""How a call's hold ends, and what its usage row says: the refund policy in one place.
+
+- a refusal before any hold (no credits, a cap, a rate limit, an unpriced model, a feature switched
+  off) is a ``refused`` usage row with nothing charged;
+- a provider error releases the whole hold, with the row, in one transaction;
+- a timeout leaves the outcome unknown: the hold stays until it expires (the sweeper's ``expire``
+  line returns it) and the row says ``timeout``;
+- success or a stop captures what was used (see ``chat_turn`` and ``image_call``).
+
+Nothing here calls Streamlit: these run in ``finally`` blocks that a rerun must not interrupt.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import replace
+
+from ledger.errors import LedgerError
+from ledger.features import operation_type
+from ledger.holds import Hold
+from ledger.service import Ledger
+from ledger.usage import UsageRecord
+from workbench.gateway.caller import Caller
+from workbench.gateway.catalogue import ModelEntry
+from workbench.gateway.errors import GatewayError, ProviderFailed
+from workbench.gateway.keys import redactor
+from workbench.gateway.providers.base import ProviderError
+
+log = logging.getLogger("workbench.gateway")
+
+
+class Settlement:
+    """Writes the usage rows and ends the holds of one gateway's calls."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+
+    def usage_base(self, caller: Caller, entry: ModelEntry, hold: Hold, key: str) -> UsageRecord:
+        return UsageRecord(
+            user_id=caller.user_id,
+            workspace_id=caller.workspace_id,
+            account_id=caller.account_id,
+            feature_key=hold.feature_key,
+            operation_type=hold.operation_type,
+            model=hold.model,
+            provider=entry.provider,
+            status="ok",
+            price_version_id=hold.price_version_id,
+            idempotency_key=key,
+        )
+
+    def refusal(
+        self,
+        caller: Caller,
+        entry: ModelEntry,
+        feature: str,
+        key: str,
+        refusal: LedgerError | GatewayError,
+    ) -> None:
+        self.ledger.record_usage(
+            UsageRecord(
+                user_id=caller.user_id,
+                workspace_id=caller.workspace_id,
+                account_id=caller.account_id,
+                feature_key=feature,
+                operation_type=operation_type(feature).value,
+                model=entry.price,
+                provider=entry.provider,
+                status="refused",
+                error_type=type(refusal).__name__,
+                error_message=refusal.message,
+                idempotency_key=key,
+            )
+        )
+
+    def failure(
+        self,
+        hold: Hold,
+        base: UsageRecord,
+        error: ProviderError,
+        started: float,
+        key: str,
+        *,
+        output_tokens: int,
+        ttft_ms: int | None = None,
+    ) -> None:
+        """Release on an error; on a timeout keep the hold (the outcome is unknown) and say so."""
+        usage = replace(
+            base,
+            status=error.kind,
+            output_tokens=output_tokens,
+            latency_ms=ms(time.monotonic() - started),
+            ttft_ms=ttft_ms,
+            error_type=error.error_type,
+            error_message=redactor(error.message),
+        )
+        if error.kind == "timeout":
+            self.ledger.record_usage(usage, hold_id=hold.id)
+            log.warning(
+                "call timed out model=%s hold=%s: hold kept until %s",
+                hold.model,
+                hold.id,
+                hold.expires_at.isoformat(),
+            )
+            return
+        self.ledger.release(
+            hold.id,
+            reason=f"provider error ({error.error_type}): nothing charged",
+            key=key,
+            usage=usage,
+        )
+        log.warning("call failed model=%s hold=%s error=%s", hold.model, hold.id, error.error_type)
+
+
+def ms(seconds: float) -> int:
+    return round(seconds * 1000)
+
+
+def nanos(usd: float | None) -> int | None:
+    return None if usd is None else round(usd * 1_000_000_000)
+
+
+def replay_message(status: str, error_type: str | None) -> str:
+    if status in ("ok", "cancelled"):
+        return "This message was already answered; it was not sent again."
+    if error_type == "NotSent":
+        return "This message was not sent (the page was interrupted) and nothing was charged."
+    return f"This message already failed ({status}); nothing more was charged."
+
+
+def unexpected(error: BaseException) -> ProviderError:
+    return ProviderError("error", type(error).__name__, redactor(str(error))[:500])
+
+
+def failure_message(error: ProviderError) -> str:
+    if error.kind == "timeout":
+        return (
+            "The model did not answer in time. The credits held for it stay reserved until the "
+            "hold expires, then come back to you automatically."
+        )
+    return f"The model's service failed ({error.error_type}). Nothing was charged."
+
+
+def failed(error: ProviderError, hold: Hold) -> ProviderFailed:
+    return ProviderFailed(
+        failure_message(error),
+        status=error.kind,
+        error_type=error.error_type,
+        settlement="held until expiry" if error.kind == "timeout" else "released",
+        hold_id=hold.id,
+        expires_at=hold.expires_at.isoformat() if error.kind == "timeout" else None,
+    )
