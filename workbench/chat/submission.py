@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
 from ledger.errors import LedgerError
+from ledger.statuses import UsageStatus
 from workbench.chat.conversations import Conversations, Message
 from workbench.gateway.caller import Caller
 from workbench.gateway.chat_turn import ChatTurn
@@ -86,7 +87,7 @@ class AlreadyAnswered:
     @property
     def shown(self) -> bool:
         """Whether the reply is already in the conversation (only an error needs saying)."""
-        return self.result.status in ("ok", "cancelled")
+        return self.result.status in (UsageStatus.OK, UsageStatus.CANCELLED)
 
 
 def send(

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from ledger.holds import Hold
 from ledger.pricing import token_cost
+from ledger.statuses import ProviderOutcome, UsageStatus
 from workbench.gateway import tokens
 from workbench.gateway.caller import Caller
 from workbench.gateway.catalogue import ModelEntry
@@ -28,6 +29,9 @@ if TYPE_CHECKING:
     from workbench.gateway.facade import Gateway
 
 log = logging.getLogger("workbench.gateway")
+
+# The outcomes settled by the refund policy rather than by a capture.
+FAILED = (UsageStatus.ERROR, UsageStatus.TIMEOUT)
 
 
 class ChatTurn:
@@ -98,7 +102,7 @@ class ChatTurn:
         started = time.monotonic()
         first: float | None = None
         deadline = started + gateway.timing.deadline.total_seconds()
-        outcome: Status = "cancelled"
+        outcome = UsageStatus.CANCELLED
         failure: ProviderError | None = None
         stream = gateway.provider_for(call.model).execute(call, report)
         try:
@@ -108,29 +112,33 @@ class ChatTurn:
                 pieces.append(piece)
                 yield piece
                 if time.monotonic() > deadline:
-                    failure = ProviderError("error", "DeadlineExceeded", "the reply took too long")
+                    failure = ProviderError(
+                        ProviderOutcome.ERROR, "DeadlineExceeded", "the reply took too long"
+                    )
                     break
             else:
-                outcome = "ok"
+                outcome = UsageStatus.OK
                 if not pieces and report.usage is None:
                     # A stream that ends with neither text nor usage is broken (litellm passes
                     # some malformed streams off as empty replies): nothing to charge for.
-                    failure = ProviderError("error", "EmptyReply", "the model sent an empty reply")
-                    outcome = "error"
+                    failure = ProviderError(
+                        ProviderOutcome.ERROR, "EmptyReply", "the model sent an empty reply"
+                    )
+                    outcome = UsageStatus.ERROR
         except ProviderError as error:
             failure = error
-            outcome = error.kind
+            outcome = UsageStatus(error.kind)
         except GeneratorExit:
-            outcome = "cancelled"
+            outcome = UsageStatus.CANCELLED
             raise
         except BaseException as error:
             failure = unexpected(error)
-            outcome = "error"
+            outcome = UsageStatus.ERROR
             raise
         finally:
             stream.close()
             self.result = self._settle(outcome, "".join(pieces), report, started, first, failure)
-        if outcome in ("error", "timeout") and failure is not None:
+        if outcome in FAILED and failure is not None:
             raise failed(failure, hold)
 
     def _settle(
@@ -153,7 +161,7 @@ class ChatTurn:
         base = gateway.settlement.usage_base(caller, call.model, hold, self._key)
         ttft = None if first is None else ms(first - started)
         model = call.model.litellm_model
-        if outcome in ("error", "timeout"):
+        if outcome in FAILED:
             assert failure is not None
             gateway.settlement.failure(
                 hold,
@@ -210,7 +218,7 @@ class ChatTurn:
             estimate.notice,
             usd_cost=report.usd_cost,
             message="Stopped: you were charged for the prompt and the part of the reply shown."
-            if outcome == "cancelled"
+            if outcome is UsageStatus.CANCELLED
             else None,
         )
 
@@ -222,7 +230,7 @@ def release_unsent(
     when the turn is collected, so it must not raise)."""
     usage = replace(
         gateway.settlement.usage_base(caller, model, hold, key),
-        status="error",
+        status=UsageStatus.ERROR,
         error_type="NotSent",
         error_message="closed before it was sent",
     )

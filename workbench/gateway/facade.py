@@ -44,6 +44,7 @@ from ledger.idempotency import check_key
 from ledger.pricing import Price
 from ledger.ratelimits import RateLimits
 from ledger.service import HoldOutcome, Ledger
+from ledger.statuses import HoldStatus, UsageStatus
 from ledger.usage import UsageRow
 from workbench.gateway.caches import Monotonic, PriceCache, SwitchCache
 from workbench.gateway.caller import Caller
@@ -71,7 +72,7 @@ from workbench.gateway.requests import (
     fingerprint,
     image_estimate,
 )
-from workbench.gateway.results import ChatResult, Estimate, ImageResult, Status
+from workbench.gateway.results import ChatResult, Estimate, ImageResult
 from workbench.gateway.settlement import Settlement, replay_message
 from workbench.images.store import ImageStore
 
@@ -249,7 +250,7 @@ class Gateway:
         usage = (
             Usage(row.input_tokens, row.output_tokens, row.cached_tokens) if row else Usage(0, 0)
         )
-        status: Status = row.status if row else "error"  # type: ignore[assignment]
+        status = UsageStatus(row.status) if row else UsageStatus.ERROR
         return ChatResult(
             status=status,
             text="",
@@ -294,7 +295,7 @@ class Gateway:
         if outcome.replayed:
             row = self._finished(hold)
             return ImageResult(
-                status=row.status if row else "error",  # type: ignore[arg-type]
+                status=UsageStatus(row.status) if row else UsageStatus.ERROR,
                 images=self.images.load(hold.id),
                 requested=n,
                 credits=hold.captured or 0,
@@ -369,7 +370,7 @@ class Gateway:
             if not refusal.replayed:
                 self.settlement.refusal(caller, entry, feature, key, refusal)
             raise
-        if outcome.replayed and outcome.hold.status == "pending":
+        if outcome.replayed and outcome.hold.status == HoldStatus.PENDING:
             raise RequestInProgress(
                 "This request is already being answered; wait for it to finish.",
                 hold_id=outcome.hold.id,

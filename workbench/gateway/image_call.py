@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from ledger.holds import Hold
 from ledger.pricing import image_cost
+from ledger.statuses import UsageStatus
 from workbench.gateway.caller import Caller
 from workbench.gateway.errors import ProviderFailed
 from workbench.gateway.providers.base import ImageCall, ProviderError
@@ -60,7 +61,7 @@ def run_images(
     if not stored:
         usage = replace(
             base,
-            status="error",
+            status=UsageStatus.ERROR,
             error_type="NoImagesReturned",
             latency_ms=latency,
             error_message="the provider returned no images",
@@ -73,7 +74,7 @@ def run_images(
         )
         raise ProviderFailed(
             "The image service returned no images. Nothing was charged.",
-            status="error",
+            status=UsageStatus.ERROR,
             settlement="released",
             hold_id=hold.id,
         )
@@ -81,7 +82,7 @@ def run_images(
     charge = min(image_cost(price, call.size, call.quality, len(stored)), hold.amount)
     usage = replace(
         base,
-        status="ok",
+        status=UsageStatus.OK,
         images=len(stored),
         latency_ms=latency,
         ttft_ms=latency,
@@ -99,7 +100,7 @@ def run_images(
     )
     short = len(stored) < call.n
     return ImageResult(
-        status="ok",
+        status=UsageStatus.OK,
         images=stored,
         requested=call.n,
         credits=captured.captured or 0,

@@ -4,13 +4,13 @@ it (credits charged, usage, whether it was a replay, a sentence for the person w
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
+from ledger.statuses import UsageStatus
 from workbench.gateway.catalogue import ModelEntry
 from workbench.gateway.providers.base import Usage
 from workbench.images.store import StoredImage
 
-Status = Literal["ok", "error", "cancelled", "timeout", "refused"]
+Status = UsageStatus  # how a call ended: the usage row's status
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from ledger.errors import LedgerError
 from ledger.features import operation_type
 from ledger.holds import Hold
 from ledger.service import Ledger
+from ledger.statuses import ProviderOutcome, UsageStatus
 from ledger.usage import UsageRecord
 from workbench.gateway.caller import Caller
 from workbench.gateway.catalogue import ModelEntry
@@ -45,7 +46,7 @@ class Settlement:
             operation_type=hold.operation_type,
             model=hold.model,
             provider=entry.provider,
-            status="ok",
+            status=UsageStatus.OK,
             price_version_id=hold.price_version_id,
             idempotency_key=key,
         )
@@ -67,7 +68,7 @@ class Settlement:
                 operation_type=operation_type(feature).value,
                 model=entry.price,
                 provider=entry.provider,
-                status="refused",
+                status=UsageStatus.REFUSED,
                 error_type=type(refusal).__name__,
                 error_message=refusal.message,
                 idempotency_key=key,
@@ -95,7 +96,7 @@ class Settlement:
             error_type=error.error_type,
             error_message=redactor(error.message),
         )
-        if error.kind == "timeout":
+        if error.kind is ProviderOutcome.TIMEOUT:
             self.ledger.record_usage(usage, hold_id=hold.id)
             log.warning(
                 "call timed out model=%s hold=%s: hold kept until %s",
@@ -122,7 +123,7 @@ def nanos(usd: float | None) -> int | None:
 
 
 def replay_message(status: str, error_type: str | None) -> str:
-    if status in ("ok", "cancelled"):
+    if status in (UsageStatus.OK, UsageStatus.CANCELLED):
         return "This message was already answered; it was not sent again."
     if error_type == "NotSent":
         return "This message was not sent (the page was interrupted) and nothing was charged."
@@ -130,11 +131,11 @@ def replay_message(status: str, error_type: str | None) -> str:
 
 
 def unexpected(error: BaseException) -> ProviderError:
-    return ProviderError("error", type(error).__name__, redactor(str(error))[:500])
+    return ProviderError(ProviderOutcome.ERROR, type(error).__name__, redactor(str(error))[:500])
 
 
 def failure_message(error: ProviderError) -> str:
-    if error.kind == "timeout":
+    if error.kind is ProviderOutcome.TIMEOUT:
         return (
             "The model did not answer in time. The credits held for it stay reserved until the "
             "hold expires, then come back to you automatically."
@@ -147,7 +148,7 @@ def failed(error: ProviderError, hold: Hold) -> ProviderFailed:
         failure_message(error),
         status=error.kind,
         error_type=error.error_type,
-        settlement="held until expiry" if error.kind == "timeout" else "released",
+        settlement="held until expiry" if error.kind is ProviderOutcome.TIMEOUT else "released",
         hold_id=hold.id,
-        expires_at=hold.expires_at.isoformat() if error.kind == "timeout" else None,
+        expires_at=hold.expires_at.isoformat() if error.kind is ProviderOutcome.TIMEOUT else None,
     )

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Generator, Mapping
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Protocol
 
+from ledger.statuses import ProviderOutcome
 from workbench.gateway.catalogue import ModelEntry
 from workbench.gateway.keys import Credentials
 
@@ -71,7 +72,7 @@ class ImageBatch:
 
 
 class ProviderError(Exception):
-    def __init__(self, kind: Literal["error", "timeout"], error_type: str, message: str) -> None:
+    def __init__(self, kind: ProviderOutcome, error_type: str, message: str) -> None:
         super().__init__(message)
         self.kind = kind
         self.error_type = error_type

@@ -16,6 +16,7 @@ from litellm.cost_calculator import default_image_cost_calculator
 from litellm.exceptions import Timeout as LitellmTimeout
 from litellm.types.router import RetryPolicy
 
+from ledger.statuses import ProviderOutcome
 from workbench.gateway.keys import redactor
 from workbench.gateway.providers.base import (
     CallOptions,
@@ -77,8 +78,8 @@ def provider_error(exc: BaseException) -> ProviderError:
     """A litellm (or SDK, or network) exception as a ``ProviderError`` with redacted text."""
     message = redactor(str(exc)) or type(exc).__name__
     if isinstance(exc, LitellmTimeout | TimeoutError):
-        return ProviderError("timeout", type(exc).__name__, message[:500])
-    return ProviderError("error", type(exc).__name__, message[:500])
+        return ProviderError(ProviderOutcome.TIMEOUT, type(exc).__name__, message[:500])
+    return ProviderError(ProviderOutcome.ERROR, type(exc).__name__, message[:500])
 
 
 def _usage(raw: Any) -> Usage | None:
