@@ -74,8 +74,7 @@ def check_chat(
     ):
         raise InvalidRequest(
             f"The reply length (max_tokens) must be between 1 and {entry.max_output_tokens:,} "
-            f"for {entry.name}; got {limit!r:.20}.",
-            max_tokens=str(limit)[:20],
+            f"for {entry.name}; got {limit!r:.20}."
         )
     return tuple(checked), limit
 
@@ -114,9 +113,7 @@ def chat_estimate(
         raise InvalidRequest(
             f"This conversation is {prompt:,} tokens; with room for a {max_tokens:,}-token "
             f"reply that is more than {entry.name}'s limit of {entry.context_window:,}. "
-            "Start a new conversation, shorten the message, or ask for a shorter reply.",
-            prompt_tokens=prompt,
-            context_window=entry.context_window,
+            "Start a new conversation, shorten the message, or ask for a shorter reply."
         )
     credits = pricing.chat_estimate(price, prompt, max_tokens)
     return Estimate(entry, notice, credits, price.version_id, prompt, max_tokens)
@@ -132,22 +129,20 @@ def image_estimate(
 ) -> Estimate:
     if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= entry.max_images:
         raise InvalidRequest(
-            f"{entry.name} makes 1 to {entry.max_images} images at a time; got {n!r:.20}.", n=n
+            f"{entry.name} makes 1 to {entry.max_images} images at a time; got {n!r:.20}."
         )
     offered = sorted(price.images)
     sizes = sorted({s for s, _ in offered})
     size = size or ("1024x1024" if "1024x1024" in sizes else sizes[0])
     if size not in sizes:
         raise InvalidRequest(
-            f"{entry.name} does not make {size!r} images; sizes: {', '.join(sizes)}.", size=size
+            f"{entry.name} does not make {size!r} images; sizes: {', '.join(sizes)}."
         )
     qualities = [q for s, q in offered if s == size]
     quality = quality or ("standard" if "standard" in qualities else qualities[0])
     if quality not in qualities:
         raise InvalidRequest(
-            f"{entry.name} has no {quality!r} quality at {size}; qualities: "
-            f"{', '.join(qualities)}.",
-            quality=quality,
+            f"{entry.name} has no {quality!r} quality at {size}; qualities: {', '.join(qualities)}."
         )
     credits = max(1, image_cost(price, size, quality, n))
     return Estimate(entry, notice, credits, price.version_id, images=n, size=size, quality=quality)
