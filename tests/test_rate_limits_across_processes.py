@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from ledger.amounts import credits
 from ledger.errors import RateLimited
 from ledger.ratelimits import RateLimits
 from ledger.schema import holds
@@ -51,7 +52,7 @@ def reserve_many(
                         user_id=user_id,
                         feature_key="ai_text_chat",
                         model="demo/chat",
-                        amount=1,
+                        amount=credits(1),
                         key=f"proc{worker}-call{n}",
                         limits=limits,
                     )
@@ -106,7 +107,7 @@ def shared(db_url: str) -> Iterator[tuple[Ledger, str, int, int]]:
 
     book = Ledger.open(db_url)
     book.sync_prices(PRICES)
-    s = seed(book, 1000)
+    s = seed(book, credits(1000))
     yield book, db_url, s.account_id, s.member_id
     book.close()
 
