@@ -31,6 +31,7 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any, Literal
 
+from ledger.amounts import format_credits
 from ledger.errors import CapExceeded, InsufficientCredits, LedgerError, RateLimited, UnpricedModel
 from ledger.features import operation_type
 from ledger.holds import Hold
@@ -105,11 +106,12 @@ class Timing:
 
 @dataclass(frozen=True)
 class Estimate:
-    """What a request will hold (its most possible cost), shown as "about N credits"."""
+    """What a request will hold (its most possible cost), in micro-credits; shown as "about
+    0.41 credits"."""
 
     model: ModelEntry
     notice: str | None
-    credits: int
+    credits: int  # micro-credits
     price_version: int | None
     prompt_tokens: int = 0
     max_tokens: int = 0
@@ -123,7 +125,7 @@ class ChatResult:
     status: Status
     text: str
     usage: Usage
-    credits: int
+    credits: int  # micro-credits, charged
     hold_id: int
     model: ModelEntry
     notice: str | None = None
@@ -137,7 +139,7 @@ class ImageResult:
     status: Status
     images: list[StoredImage]
     requested: int
-    credits: int
+    credits: int  # micro-credits, charged
     hold_id: int
     model: ModelEntry
     notice: str | None = None
@@ -455,7 +457,7 @@ class Gateway:
             hold.id,
             len(stored),
             call.n,
-            captured.captured,
+            format_credits(captured.captured or 0, exact=True),
             latency,
         )
         short = len(stored) < call.n
@@ -797,7 +799,7 @@ class ChatTurn:
             hold.id,
             usage.input_tokens,
             usage.output_tokens,
-            captured.captured,
+            format_credits(captured.captured or 0, exact=True),
         )
         return ChatResult(
             outcome,
