@@ -154,7 +154,8 @@ def request_identity(micros: int) -> int | str:
     """An amount as it enters a request's idempotency hash: in credits, a whole number as the
     int it was before amounts became micro-credits (so a key stored by an older version still
     matches the same request), any other amount as its exact decimal string."""
-    whole, rest = divmod(micros, MICROS_PER_CREDIT)
+    whole, rest = divmod(abs(micros), MICROS_PER_CREDIT)
     if rest == 0:
-        return whole
-    return str(Decimal(micros).scaleb(-DECIMALS).normalize())
+        return -whole if micros < 0 else whole
+    # Plain int formatting (this runs on every reserve and capture): "0.234", "-1.5".
+    return f"{'-' if micros < 0 else ''}{whole}.{rest:06d}".rstrip("0")

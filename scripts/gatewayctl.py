@@ -22,6 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
+from ledger.amounts import credits_text, format_credits
 from workbench.cli import Parser, positive_int, run_with_ledger
 from workbench.gateway.facade import Caller, Gateway
 from workbench.gateway.setup import build_gateway
@@ -50,7 +51,7 @@ def cmd_chat(gateway: Gateway, args: argparse.Namespace) -> int:
     estimate = gateway.estimate_chat(messages, **options)
     if estimate.notice:
         print(f"note: {estimate.notice}", file=sys.stderr)
-    print(f"{estimate.model.name}: about {estimate.credits:,} credit(s) held", file=sys.stderr)
+    print(f"{estimate.model.name}: about {credits_text(estimate.credits)} held", file=sys.stderr)
     turn = gateway.chat(caller, messages, key=args.key, **options)
     for piece in turn:
         print(piece, end="", flush=True)
@@ -58,8 +59,9 @@ def cmd_chat(gateway: Gateway, args: argparse.Namespace) -> int:
     result = turn.result
     assert result is not None
     print(
-        f"{result.status}: {result.credits:,} credits for {result.usage.input_tokens:,} tokens in"
-        f" and {result.usage.output_tokens:,} out" + (" (replayed)" if result.replayed else ""),
+        f"{result.status}: {credits_text(result.credits)} for {result.usage.input_tokens:,} "
+        f"tokens in and {result.usage.output_tokens:,} out"
+        + (" (replayed)" if result.replayed else ""),
         file=sys.stderr,
     )
     return 0
@@ -79,7 +81,9 @@ def cmd_image(gateway: Gateway, args: argparse.Namespace) -> int:
         print(f"note: {result.notice}", file=sys.stderr)
     for image in result.images:
         print(image.path)
-    print(f"{result.status}: {result.credits:,} credits; {result.message or ''}", file=sys.stderr)
+    print(
+        f"{result.status}: {credits_text(result.credits)}; {result.message or ''}", file=sys.stderr
+    )
     return 0
 
 
@@ -90,7 +94,8 @@ def cmd_usage(gateway: Gateway, args: argparse.Namespace) -> int:
         tokens = f"{row.input_tokens}+{row.output_tokens} tok" if not row.images else ""
         images = f"{row.images} img" if row.images else ""
         print(
-            f"{when} {row.status:9} {row.model:28} {row.credits:>6} cr {tokens}{images}"
+            f"{when} {row.status:9} {row.model:28} {format_credits(row.credits):>10} cr "
+            f"{tokens}{images}"
             f" {row.latency_ms or 0} ms {row.error_type or ''}"
         )
     return 0

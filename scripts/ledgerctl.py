@@ -26,12 +26,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 from ledger import db
+from ledger.amounts import credits, credits_text, format_credits
 from ledger.schema import ENTRY_KINDS, GRANT_KINDS
 from ledger.service import Ledger
-from workbench.cli import Parser, positive_int, run_with_ledger
+from workbench.cli import Parser, positive_credits, positive_int, run_with_ledger
 
 DEMO_WORKSPACE = "demo"
-DEMO_CREDITS = 50_000
+DEMO_CREDITS = credits(50_000)
 
 
 def cmd_migrate(book: Ledger, args: argparse.Namespace) -> int:
@@ -59,7 +60,7 @@ def cmd_seed(book: Ledger, args: argparse.Namespace) -> int:
     )
     print(
         f"seeded workspace {workspace.slug!r} (admin: 'admin', member: 'member') "
-        f"with {args.credits:,} promo credits"
+        f"with {format_credits(args.credits)} promo credits"
     )
     return 0
 
@@ -80,7 +81,8 @@ def cmd_grant(book: Ledger, args: argparse.Namespace) -> int:
         reason=args.reason,
     )
     note = " (already done earlier with this key)" if outcome.replayed else ""
-    print(f"granted {outcome.amount:,} {outcome.kind} credits to {workspace.slug}{note}")
+    amount = format_credits(outcome.amount, exact=True)
+    print(f"granted {amount} {outcome.kind} credits to {workspace.slug}{note}")
     return cmd_balance(book, args)
 
 
@@ -88,8 +90,8 @@ def cmd_balance(book: Ledger, args: argparse.Namespace) -> int:
     workspace = book.workspace(args.workspace)
     balance = book.balance(workspace.account_id)
     print(
-        f"{workspace.slug}: {balance.available:,} available, {balance.held:,} held, "
-        f"{balance.balance:,} total"
+        f"{workspace.slug}: {format_credits(balance.available)} available, "
+        f"{format_credits(balance.held)} held, {credits_text(balance.balance)} total"
     )
     return 0
 
@@ -108,17 +110,24 @@ def cmd_history(book: Ledger, args: argparse.Namespace) -> int:
         ref = f"hold {line.hold_id}" if line.hold_id else f"grant {line.grant_id}"
         print(
             f"{line.id:>8}  {line.created_at:%Y-%m-%d %H:%M:%S}Z  {line.kind:<10} "
-            f"{line.balance_delta:>+12,} {line.held_delta:>+12,} held  {ref:<12} "
+            f"{_signed(line.balance_delta):>15} {_signed(line.held_delta):>15} held  {ref:<12} "
             f"{line.reason or ''}"
         )
     return 0
 
 
+def _signed(micros: int) -> str:
+    """A journal line's change in credits, every decimal shown: "+5,000", "-0.234", "0"."""
+    shown = format_credits(micros, exact=True)
+    return f"+{shown}" if micros > 0 else shown
+
+
 def cmd_sweep(book: Ledger, args: argparse.Namespace) -> int:
     report = book.sweep(limit=args.limit)
     print(
-        f"expired {report.holds_expired} hold(s) and {report.grant_credits_expired:,} grant "
-        f"credit(s) across {report.accounts_swept} account(s)"
+        f"expired {report.holds_expired} hold(s) and "
+        f"{format_credits(report.grant_credits_expired)} grant credit(s) across "
+        f"{report.accounts_swept} account(s)"
     )
     return 0
 
@@ -137,8 +146,8 @@ def cmd_status(book: Ledger, args: argparse.Namespace) -> int:
     for workspace in book.workspaces():
         balance = book.balance(workspace.account_id)
         print(
-            f"  workspace {workspace.slug!r}: {balance.available:,} credits available, "
-            f"{balance.held:,} held"
+            f"  workspace {workspace.slug!r}: {credits_text(balance.available)} available, "
+            f"{format_credits(balance.held)} held"
         )
     print("Try a model from the terminal: scripts/gatewayctl.py chat 'hello' (see --help).")
     return 0
@@ -160,11 +169,15 @@ def build_parser() -> Parser:
     seed = add("seed", cmd_seed, "Create a demo workspace with an admin, a member and credits.")
     seed.add_argument("--if-empty", action="store_true", help="do nothing if workspaces exist")
     seed.add_argument("--workspace", default=DEMO_WORKSPACE, help="slug (default: demo)")
-    seed.add_argument("--credits", type=positive_int, default=DEMO_CREDITS, help="promo credits")
+    seed.add_argument(
+        "--credits", type=positive_credits, default=DEMO_CREDITS, help="promo credits (50,000)"
+    )
 
     grant = add("grant", cmd_grant, "Put credits into a workspace's account.")
     grant.add_argument("workspace", help="workspace slug")
-    grant.add_argument("amount", type=positive_int, help="whole credits, > 0")
+    grant.add_argument(
+        "amount", type=positive_credits, help="credits, > 0 (e.g. 500, 0.25 or 1,000.5)"
+    )
     grant.add_argument("--kind", choices=GRANT_KINDS, default="adjustment", help="grant kind")
     grant.add_argument("--expires-in-days", type=positive_int, help="expire after N days")
     grant.add_argument("--reason", help="why (kept in the journal)")

@@ -194,3 +194,10 @@ def test_request_identity_keeps_whole_credits_as_before() -> None:
     assert request_identity(credits("2.5")) == "2.5"
     assert request_identity(1) == "0.000001"
     assert request_identity(credits("-0.5")) == "-0.5"
+
+
+@given(st.integers(-(10**18), 10**18))
+def test_request_identity_is_the_amount_in_credits_exactly(micros: int) -> None:
+    identity = request_identity(micros)
+    assert credits(identity) == micros  # one amount, one identity: no two requests collide
+    assert isinstance(identity, int) == (micros % MICROS_PER_CREDIT == 0)

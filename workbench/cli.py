@@ -9,7 +9,8 @@ from typing import NoReturn
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from ledger.errors import LedgerError
+from ledger.amounts import parse_credits
+from ledger.errors import InvalidAmount, LedgerError
 from ledger.service import Ledger
 from workbench.config import Settings
 from workbench.db.ledger_access import open_ledger
@@ -31,6 +32,17 @@ def positive_int(text: str) -> int:
     if value <= 0:
         raise argparse.ArgumentTypeError(f"{text!r} must be greater than zero")
     return value
+
+
+def positive_credits(text: str) -> int:
+    """An amount of credits as a person types it ("5", "0.25", "1,000.5"), in micro-credits."""
+    try:
+        micros = parse_credits(text)
+    except InvalidAmount as error:
+        raise argparse.ArgumentTypeError(error.message) from None
+    if micros <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be more than zero credits")
+    return micros
 
 
 def first_line(error: BaseException) -> str:
