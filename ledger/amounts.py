@@ -20,6 +20,8 @@ DECIMALS = 6  # a micro-credit is 0.000001 credit
 # One amount is at most a billion credits (US$1 million at list price), 10¹⁵ micro-credits: a
 # BIGINT column holds 9.2 * 10¹⁸ (US$9.2 billion of credits), so sums of any real ledger fit.
 MAX_AMOUNT = 10**9 * MICROS_PER_CREDIT
+# credits("1e999999") would build a number of a million digits; anything past 10**40 is refused.
+_LARGEST_SHIFT = 40
 
 # What a person may type: digits with optional thousands separators (commas or underscores)
 # and at most one decimal point, an optional sign, and the word "credit(s)" after it.
@@ -82,14 +84,27 @@ def credits(value: int | str | Decimal) -> int:
         raise InvalidAmount(f"{value!r:.40} is not a number of credits", value=value) from None
     if not number.is_finite():
         raise InvalidAmount(f"{value!r:.40} is not a number of credits", value=str(value))
-    micros = number * MICROS_PER_CREDIT
-    if micros != micros.to_integral_value():
-        raise InvalidAmount(
-            f"{value!s:.40} credits has more than {DECIMALS} decimals: the smallest amount is "
-            "0.000001 credit",
-            value=str(value),
-        )
-    return int(micros)
+    # With integers only: Decimal arithmetic rounds to its context's precision (28 digits).
+    sign, digits, exponent = number.as_tuple()
+    assert isinstance(exponent, int)  # finite
+    coefficient = int("".join(map(str, digits)))
+    shift = exponent + DECIMALS
+    if shift > _LARGEST_SHIFT:
+        raise InvalidAmount(f"{value!s:.40} credits is far too large", value=str(value))
+    micros: int
+    if shift >= 0 or coefficient == 0:
+        micros = coefficient * 10 ** max(shift, 0)
+    else:
+        # More places after the point than the coefficient has digits: a remainder for sure.
+        divisor: int = 10 ** min(-shift, len(digits) + 1)
+        micros, rest = divmod(coefficient, divisor)
+        if rest or -shift > len(digits):
+            raise InvalidAmount(
+                f"{value!s:.40} credits has more than {DECIMALS} decimals: the smallest amount "
+                "is 0.000001 credit",
+                value=str(value),
+            )
+    return -micros if sign else micros
 
 
 def parse_credits(text: str) -> int:

@@ -37,6 +37,11 @@ from ledger.errors import InvalidAmount
         (Decimal("0.15"), 150_000),
         (Decimal("49999.77"), 49_999_770_000),
         (Decimal("2.500000"), 2_500_000),
+        ("-0", 0),
+        ("0E-12", 0),
+        ("0E-999999999", 0),
+        ("1.5000000000", 1_500_000),  # trailing zeros are not decimals that matter
+        ("1234567890123456789012.000001", 1_234_567_890_123_456_789_012_000_001),
     ],
 )
 def test_credits_converts_exactly(value: int | str | Decimal, micros: int) -> None:
@@ -56,6 +61,10 @@ def test_credits_converts_exactly(value: int | str | Decimal, micros: int) -> No
         ("NaN", "not a number of credits"),
         ("Infinity", "not a number of credits"),
         ("", "not a number of credits"),
+        ("1e999999", "far too large"),
+        ("1e-999999999", "more than 6 decimals"),
+        # 29 significant digits: still exact (Decimal alone would round to 28 and accept it).
+        ("1234567890123456789012.0000001", "more than 6 decimals"),
     ],
 )
 def test_credits_refuses_what_is_not_exact(value: Any, words: str) -> None:

@@ -37,7 +37,7 @@ def test_reopening_upgrades_in_place_and_keeps_data(db_url: str) -> None:
     first.close()
     again = Ledger.open(db_url)  # migrates again on start-up: a no-op at head
     assert db.current_revision(again.engine) == head()
-    assert again.balance(s.account_id).balance == 321
+    assert again.balance(s.account_id).balance == credits(321)
     assert again.verify() == []
     again.close()
 

@@ -131,7 +131,7 @@ def test_the_per_minute_limit_holds_across_processes(
     assert kinds == {"ok": 10, "RateLimited:per_minute": PROCESSES * CALLS_EACH - 10}
     made = user_holds(book, user_id)
     assert sorted(h.id for h in made) == sorted(o[1] for o in outcomes if o[0] == "ok")
-    assert book.balance(account_id).held == 10
+    assert book.balance(account_id).held == credits(10)  # ten holds of one credit
     assert book.verify() == []
 
 
@@ -149,5 +149,5 @@ def test_the_concurrency_limit_holds_across_processes(
     assert kinds == {"ok": 3, "RateLimited:concurrent": PROCESSES * CALLS_EACH - 3}
     made = user_holds(book, user_id)
     assert len(made) == 3 and {h.status for h in made} == {"pending"}
-    assert book.balance(account_id).held == 3
+    assert book.balance(account_id).held == credits(3)
     assert book.verify() == []
