@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy.engine import Connection
 
 from ledger import accounts, grants, journal, owners
+from ledger.amounts import credits_text, format_credits
 from ledger.errors import InsufficientCredits, NotAMember
 from ledger.journal import Entry
 
@@ -14,7 +15,7 @@ from ledger.journal import Entry
 def adjust(
     conn: Connection, account_id: int, delta: int, actor_user_id: int, reason: str, now: datetime
 ) -> int | None:
-    """Apply ``delta`` credits; returns the new grant's id when credits went in."""
+    """Apply ``delta`` micro-credits; returns the new grant's id when credits went in."""
     account = accounts.lock(conn, account_id)
     member = owners.membership(conn, accounts.workspace_of(conn, account_id), actor_user_id)
     if member is None or member.role != "admin":
@@ -41,7 +42,8 @@ def adjust(
     # Credits promised to running calls stay put: only what is available can be taken back.
     if -delta > account.available:
         raise InsufficientCredits(
-            f"cannot take {-delta:,} credits: only {account.available:,} available",
+            f"cannot take {credits_text(-delta, exact=True)}: only "
+            f"{format_credits(account.available, exact=True)} available",
             account_id=account_id,
             available=account.available,
             needed=-delta,

@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ledger import journal
+from ledger.amounts import credits_text
 from ledger.errors import InvalidInput
 from ledger.hotpath import HotStatement
 from ledger.journal import Entry
@@ -172,7 +173,10 @@ def consume(
     # what the balance covers; running short here means the books are already wrong.
     if left:
         # Not an assert: it must hold under ``python -O`` too; the transaction rolls back.
-        raise RuntimeError(f"account {account_id}: grants are {left} credits short of the balance")
+        raise RuntimeError(
+            f"account {account_id}: grants are {credits_text(left, exact=True)} short of the "
+            "balance"
+        )
     if takes:
         _TAKE.execute(conn, takes)
     return lines
@@ -190,7 +194,7 @@ def backing_shares(ordered: Sequence[GrantRow], held: int) -> dict[int, int]:
 
 
 def expire_due(conn: Connection, account_id: int, held: int, now: datetime) -> int:
-    """Expire past-expiry credits that back no hold; returns how many credits expired.
+    """Expire past-expiry credits that back no hold; returns how many (micro-credits) expired.
 
     The caller holds the account lock. Also recomputes the account's ``next_grant_expiry``.
     """

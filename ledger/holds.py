@@ -30,6 +30,7 @@ from sqlalchemy.engine import Connection
 
 from ledger import accounts, grants, journal, pricing
 from ledger.accounts import Balance
+from ledger.amounts import credits_text, format_credits
 from ledger.clock import month_start
 from ledger.errors import (
     CapExceeded,
@@ -184,7 +185,7 @@ _RESOLVE = HotStatement(
 
 
 def month_spend(conn: Connection, account_id: int, user_id: int, now: datetime) -> int:
-    """Credits a member has captured or holds on an account this calendar month (UTC)."""
+    """Micro-credits a member has captured or holds on an account this calendar month (UTC)."""
     params = {"account_id": account_id, "user_id": user_id, "since": month_start(now)}
     return int(conn.execute(_MONTH_SPEND, params).scalar_one())
 
@@ -235,7 +236,8 @@ def reserve(
     )
     if amount > account.available:
         raise InsufficientCredits(
-            f"not enough credits: {account.available:,} available, {amount:,} needed",
+            f"not enough credits: {format_credits(account.available, exact=True)} available, "
+            f"{format_credits(amount, exact=True)} needed",
             account_id=account_id,
             available=account.available,
             needed=amount,
@@ -244,8 +246,9 @@ def reserve(
         used = month_spend(conn, account_id, user_id, now)
         if used + amount > row.monthly_cap:
             raise CapExceeded(
-                f"monthly spending cap reached: {used:,} of {row.monthly_cap:,} credits used "
-                f"this month, {amount:,} more needed",
+                f"monthly spending cap reached: {format_credits(used, exact=True)} of "
+                f"{credits_text(row.monthly_cap, exact=True)} used this month, "
+                f"{format_credits(amount, exact=True)} more needed",
                 account_id=account_id,
                 user_id=user_id,
                 cap=row.monthly_cap,
@@ -337,7 +340,8 @@ def capture(conn: Connection, check: KeyCheck, hold_id: int, amount: int, now: d
     # Checked before the status so a replay of this request always gets the same answer.
     if amount > hold.amount:
         raise CaptureExceedsHold(
-            f"cannot capture {amount:,} credits on hold {hold.id}: only {hold.amount:,} held",
+            f"cannot capture {credits_text(amount, exact=True)} on hold {hold.id}: only "
+            f"{format_credits(hold.amount, exact=True)} held",
             hold_id=hold.id,
             held=hold.amount,
             requested=amount,

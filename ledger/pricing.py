@@ -6,8 +6,11 @@ too. A price version is immutable and records who added it (NULL: the catalogue 
 each hold and usage row records the version it was priced with. A model whose latest version is
 inactive, or that never had one, is *unpriced*: nothing can be reserved against it.
 
-Token prices are integer credits per million tokens; a cost is rounded up to whole credits once,
-over the sum of its parts, so a call never costs less than its tokens' worth.
+The catalogue file says credits per million tokens and credits per image (decimals allowed, up to
+six); the database and ``Price`` hold integer micro-credits per million tokens and per image. A
+call's cost is its exact list price rounded up to a whole micro-credit once, over the sum of its
+parts: ``ceil((in * in_price + out * out_price) / 10**6)`` micro-credits, so a call never costs less
+than its tokens' worth and never more than a millionth of a credit above it.
 """
 
 from __future__ import annotations
@@ -16,13 +19,14 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from ledger.amounts import check_amount
+from ledger.amounts import check_amount, check_count, credits, format_credits
 from ledger.errors import InvalidInput, UnpricedModel
 from ledger.features import PRICE_UNITS, OperationType, PriceUnit, operation_type
 from ledger.schema import image_prices, price_versions, users
@@ -32,7 +36,7 @@ PER_MILLION = 1_000_000
 
 @dataclass(frozen=True)
 class Price:
-    """One model's price at one version."""
+    """One model's price at one version, in micro-credits per million tokens and per image."""
 
     model: str
     feature_key: str
@@ -56,27 +60,29 @@ class Price:
 
 
 def token_cost(price: Price, input_tokens: int, output_tokens: int) -> int:
-    """Credits for a text call, rounded up once over input and output together."""
+    """Micro-credits for a text call: the exact list price rounded up once, over input and output
+    together, to a whole micro-credit."""
     if price.input_per_mtok is None or price.output_per_mtok is None:
         raise UnpricedModel(f"model {price.model!r} has no token price", model=price.model)
-    check_amount(input_tokens, "input tokens", allow_zero=True)
-    check_amount(output_tokens, "output tokens", allow_zero=True)
-    micro = input_tokens * price.input_per_mtok + output_tokens * price.output_per_mtok
-    return -(-micro // PER_MILLION)
+    check_count(input_tokens, "input tokens", allow_zero=True)
+    check_count(output_tokens, "output tokens", allow_zero=True)
+    exact = input_tokens * price.input_per_mtok + output_tokens * price.output_per_mtok
+    return -(-exact // PER_MILLION)
 
 
 def chat_estimate(price: Price, prompt_tokens: int, max_tokens: int, n: int = 1) -> int:
     """What a chat call may cost at most: the prompt plus ``max_tokens`` for each of ``n`` replies.
 
-    Never below one credit, so every call holds something.
+    In micro-credits, never below one, so every call holds something.
     """
-    check_amount(n, "n")
-    check_amount(max_tokens, "max_tokens")
+    check_count(n, "n")
+    check_count(max_tokens, "max_tokens")
     return max(1, token_cost(price, prompt_tokens, max_tokens * n))
 
 
 def image_cost(price: Price, size: str, quality: str, n: int) -> int:
-    check_amount(n, "number of images", allow_zero=True)
+    """Micro-credits for ``n`` images of one size and quality."""
+    check_count(n, "number of images", allow_zero=True)
     try:
         per_image = price.images[(size, quality)]
     except KeyError:
@@ -95,9 +101,12 @@ def image_cost(price: Price, size: str, quality: str, n: int) -> int:
 
 
 def load_catalogue(path: Path) -> list[Price]:
-    """Parse and validate ``prices.toml``; a bad file is refused whole with the entry named."""
+    """Parse and validate ``prices.toml``; a bad file is refused whole with the entry named.
+
+    Numbers with decimals are read as exact decimals (never floats) and become micro-credits.
+    """
     try:
-        document = tomllib.loads(path.read_text(encoding="utf-8"))
+        document = tomllib.loads(path.read_text(encoding="utf-8"), parse_float=Decimal)
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise InvalidInput(f"cannot read price catalogue {path}: {exc}", path=str(path)) from None
     prices: list[Price] = []
@@ -124,12 +133,8 @@ def _parse_entry(raw: Mapping[str, Any], where: str) -> Price:
         raise InvalidInput(f"{where} ({model}): {exc}") from None
     if unit is PriceUnit.TOKENS:
         try:
-            input_price = check_amount(
-                raw.get("input_per_million"), "input_per_million", allow_zero=True
-            )
-            output_price = check_amount(
-                raw.get("output_per_million"), "output_per_million", allow_zero=True
-            )
+            input_price = _catalogue_credits(raw.get("input_per_million"), "input_per_million")
+            output_price = _catalogue_credits(raw.get("output_per_million"), "output_per_million")
         except InvalidInput as exc:
             raise InvalidInput(f"{where} ({model}): {exc.message}") from None
         return Price(model, str(feature), input_price, output_price)
@@ -140,14 +145,19 @@ def _parse_entry(raw: Mapping[str, Any], where: str) -> Price:
     for size, qualities in table.items():
         if not isinstance(qualities, Mapping) or not qualities:
             raise InvalidInput(f"{where} ({model}): size {size!r} needs {{quality = credits}}")
-        for quality, credits in qualities.items():
+        for quality, listed in qualities.items():
             try:
-                images[(str(size), str(quality))] = check_amount(
-                    credits, "image price", allow_zero=True
-                )
+                images[(str(size), str(quality))] = _catalogue_credits(listed, "image price")
             except InvalidInput as exc:
                 raise InvalidInput(f"{where} ({model} {size}/{quality}): {exc.message}") from None
     return Price(model, str(feature), images=images)
+
+
+def _catalogue_credits(value: object, what: str) -> int:
+    """A price written in credits (an int, or a decimal read exactly), as micro-credits."""
+    if isinstance(value, bool) or not isinstance(value, int | Decimal):
+        raise InvalidInput(f"{what} must be a number of credits, got {value!r:.40}")
+    return check_amount(credits(value), what, allow_zero=True)
 
 
 # --- prices in the database ------------------------------------------------------------------
@@ -200,7 +210,7 @@ def price_version(conn: Connection, version_id: int) -> Price:
 
 def _price_from_row(conn: Connection, row: Any) -> Price:
     images = {
-        (r.size, r.quality): r.credits_per_image
+        (r.size, r.quality): r.micros_per_image
         for r in conn.execute(
             sa.select(image_prices).where(image_prices.c.price_version_id == row.id)
         )
@@ -208,8 +218,8 @@ def _price_from_row(conn: Connection, row: Any) -> Price:
     return Price(
         model=row.model,
         feature_key=row.feature_key,
-        input_per_mtok=row.input_credits_per_mtok,
-        output_per_mtok=row.output_credits_per_mtok,
+        input_per_mtok=row.input_micros_per_mtok,
+        output_per_mtok=row.output_micros_per_mtok,
         images=images,
         version_id=row.id,
         version=row.version,
@@ -261,13 +271,18 @@ class PriceChange:
 
 
 def terms(price: Price | None) -> str:
-    """A price's terms in one line: ``in 100 / out 400 per million tokens``, or per image."""
+    """A price's terms in one line, in credits: ``in 100 / out 400 per million tokens``, or
+    per image (every decimal shown: a price is compared with the old one digit by digit)."""
     if price is None:
         return "unpriced"
     if price.images:
-        each = ", ".join(f"{s} {q} {c}" for (s, q), c in sorted(price.images.items()))
+        each = ", ".join(
+            f"{s} {q} {format_credits(c, exact=True)}" for (s, q), c in sorted(price.images.items())
+        )
         return f"{each} per image"
-    return f"in {price.input_per_mtok} / out {price.output_per_mtok} per million tokens"
+    per_in = format_credits(price.input_per_mtok or 0, exact=True)
+    per_out = format_credits(price.output_per_mtok or 0, exact=True)
+    return f"in {per_in} / out {per_out} per million tokens"
 
 
 @dataclass(frozen=True)
@@ -298,10 +313,10 @@ def check_price(price: Price) -> Price:
         raise InvalidInput(f"{price.model}: an image model is priced per image, not per token")
     if not price.images:
         raise InvalidInput(f"{price.model}: give at least one size and quality with its price")
-    for (size, quality), credits in price.images.items():
+    for (size, quality), micros in price.images.items():
         if not isinstance(size, str) or not size or not isinstance(quality, str) or not quality:
             raise InvalidInput(f"{price.model}: image sizes and qualities must be names")
-        check_amount(credits, f"price of a {size} {quality} image", allow_zero=True)
+        check_amount(micros, f"price of a {size} {quality} image", allow_zero=True)
     return price
 
 
@@ -405,8 +420,8 @@ def _insert_version(
             version=version,
             feature_key=price.feature_key,
             active=active,
-            input_credits_per_mtok=price.input_per_mtok,
-            output_credits_per_mtok=price.output_per_mtok,
+            input_micros_per_mtok=price.input_per_mtok,
+            output_micros_per_mtok=price.output_per_mtok,
             effective_at=now,
             created_by_user_id=actor_user_id,
             reason=reason,
@@ -417,7 +432,7 @@ def _insert_version(
         conn.execute(
             image_prices.insert(),
             [
-                {"price_version_id": version_id, "size": s, "quality": q, "credits_per_image": c}
+                {"price_version_id": version_id, "size": s, "quality": q, "micros_per_image": c}
                 for (s, q), c in price.images.items()
             ],
         )

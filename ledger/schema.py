@@ -62,6 +62,7 @@ metadata = sa.MetaData(
     }
 )
 
+# Every money column holds micro-credits (1 credit = 1,000,000; see ledger.amounts).
 Credits = sa.BigInteger
 
 workspaces = sa.Table(
@@ -132,8 +133,9 @@ price_versions = sa.Table(
     sa.Column("feature_key", sa.String(64), nullable=False),
     # False when the model left the catalogue: the model is then unpriced (fail closed).
     sa.Column("active", sa.Boolean, nullable=False),
-    sa.Column("input_credits_per_mtok", Credits, nullable=True),
-    sa.Column("output_credits_per_mtok", Credits, nullable=True),
+    # Micro-credits per million tokens (the catalogue says credits; see ledger.amounts).
+    sa.Column("input_micros_per_mtok", Credits, nullable=True),
+    sa.Column("output_micros_per_mtok", Credits, nullable=True),
     sa.Column("effective_at", UTCDateTime, nullable=False),
     # Who added this version: NULL for the catalogue file (seed or import without --by).
     sa.Column("created_by_user_id", sa.Integer, sa.ForeignKey("users.id"), nullable=True),
@@ -152,8 +154,8 @@ image_prices = sa.Table(
     ),
     sa.Column("size", sa.String(32), primary_key=True),
     sa.Column("quality", sa.String(32), primary_key=True),
-    sa.Column("credits_per_image", Credits, nullable=False),
-    sa.CheckConstraint("credits_per_image >= 0", name="price_nonnegative"),
+    sa.Column("micros_per_image", Credits, nullable=False),
+    sa.CheckConstraint("micros_per_image >= 0", name="price_nonnegative"),
 )
 
 grants = sa.Table(

@@ -5,6 +5,10 @@ arguments before touching the database (bad input raises and writes nothing), th
 transaction: looks the key up (replay or conflict), does the work, and stores the outcome with the
 key. Refusals that depend on the ledger's state (``InsufficientCredits``, ``CapExceeded``, a hold
 no longer pending, a capture above the hold) are stored too, so a replay refuses the same way.
+
+Every amount taken or returned is an ``int`` of micro-credits (``ledger.amounts``: 1 credit =
+1,000,000); amounts enter a request's identity in credits (``request_identity``), so keys stored
+before amounts became micro-credits still match the same request.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from ledger import (
     usage,
 )
 from ledger.accounts import Balance
-from ledger.amounts import check_amount
+from ledger.amounts import check_amount, request_identity
 from ledger.clock import Clock, database_now, system_clock
 from ledger.errors import InvalidInput, LedgerError, MissingReason, error_from_payload
 from ledger.features import operation_type
@@ -508,7 +512,8 @@ class Ledger:
         actor_user_id: int | None = None,
         reason: str | None = None,
     ) -> GrantOutcome:
-        """Credits in. ``kind``: paid, plan, promo or adjustment; spent by priority, then expiry."""
+        """``amount`` micro-credits in (``ledger.amounts.credits(5)`` for 5 credits). ``kind``:
+        paid, plan, promo or adjustment; spent by priority, then expiry."""
         _check_id(account_id, "account id")
         check_amount(amount)
         grants.check_kind(kind)
@@ -517,7 +522,7 @@ class Ledger:
             raise InvalidInput(f"priority must be an integer, got {priority!r:.40}")
         params = {
             "account_id": account_id,
-            "amount": amount,
+            "amount": request_identity(amount),
             "kind": kind,
             "expires_at": expires_at.isoformat() if expires_at else None,
             "priority": priority,
@@ -548,7 +553,8 @@ class Ledger:
     def adjust(
         self, account_id: int, delta: int, *, actor_user_id: int, reason: str, key: str
     ) -> AdjustmentOutcome:
-        """An admin's correction: credits in (as an ``adjustment`` grant) or out, with a reason."""
+        """An admin's correction of ``delta`` micro-credits: in (as an ``adjustment`` grant) or
+        out, with a reason."""
         _check_id(account_id, "account id")
         _check_id(actor_user_id, "acting user id")
         if not isinstance(delta, int) or isinstance(delta, bool) or delta == 0:
@@ -557,7 +563,7 @@ class Ledger:
         reason = _check_reason(reason)
         params = {
             "account_id": account_id,
-            "delta": delta,
+            "delta": request_identity(delta),
             "actor": actor_user_id,
             "reason": reason,
         }
@@ -584,7 +590,7 @@ class Ledger:
         limits: RateLimits | None = None,
         fingerprint: str | None = None,
     ) -> HoldOutcome:
-        """Put a hold on ``amount`` credits for one call. Commit before calling any provider.
+        """Put a hold on ``amount`` micro-credits for one call. Commit before calling any provider.
 
         With ``limits``, the user's rate limits are checked in the same transaction
         (``RateLimited``); a replay of a key already used is answered before any limit applies.
@@ -605,7 +611,7 @@ class Ledger:
             "user_id": user_id,
             "feature_key": feature_key,
             "model": model,
-            "amount": amount,
+            "amount": request_identity(amount),
             "ttl": ttl.total_seconds(),
         }
         if fingerprint is not None:
@@ -634,7 +640,8 @@ class Ledger:
     def capture(
         self, hold_id: int, amount: int, *, key: str, usage: UsageRecord | None = None
     ) -> HoldOutcome:
-        """Charge ``amount`` (at most the hold) and release the rest, in one transaction.
+        """Charge ``amount`` micro-credits (at most the hold) and release the rest, in one
+        transaction.
 
         ``usage``, when given, is written in that transaction as the call's usage record. It is
         not part of the request's identity: a replay returns the first outcome whatever it says.
@@ -643,7 +650,7 @@ class Ledger:
         check_amount(amount, "capture amount", allow_zero=True)
         if usage is not None:
             usage.check()
-        params = {"hold_id": hold_id, "amount": amount}
+        params = {"hold_id": hold_id, "amount": request_identity(amount)}
 
         def work(conn: Connection, check: KeyCheck, now: datetime) -> HoldOutcome:
             hold = holds.capture(conn, check, hold_id, amount, now)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from ledger.amounts import format_credits
 from ledger.schema import accounts, entries, grants, holds
 
 
@@ -65,12 +66,17 @@ def verify(conn: Connection) -> list[Mismatch]:
             if computed != cached:
                 problems.append(
                     Mismatch(
-                        account.id, f"{name} sum to {computed:,} but the account says {cached:,}"
+                        account.id,
+                        f"{name} sum to {format_credits(computed, exact=True)} but the account "
+                        f"says {format_credits(cached, exact=True)}",
                     )
                 )
         if account.balance - account.held < 0:
             problems.append(
-                Mismatch(account.id, f"available is {account.balance - account.held:,}")
+                Mismatch(
+                    account.id,
+                    f"available is {format_credits(account.balance - account.held, exact=True)}",
+                )
             )
     problems += _verify_holds(conn)
     return problems
@@ -111,7 +117,8 @@ def _verify_holds(conn: Connection) -> list[Mismatch]:
             problems.append(
                 Mismatch(
                     hold.account_id,
-                    f"hold {hold.id} is {hold.status} but its journal lines are {dict(actual)}",
+                    f"hold {hold.id} is {hold.status} but its journal lines are "
+                    f"{ {kind: format_credits(v, exact=True) for kind, v in actual.items()} }",
                 )
             )
     return problems

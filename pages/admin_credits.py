@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from ledger.amounts import format_credits
 from workbench.ui.chrome import page_header
 from workbench.ui.page_registry import spec
 from workbench.ui.session import require_admin, services
@@ -16,9 +17,9 @@ page_header(spec("admin_credits"))
 
 balance = svc.ledger.balance(who.workspace.account_id)
 total, available, held = st.columns(3)
-total.metric("Balance", f"{balance.balance:,}")
-available.metric("Available", f"{balance.available:,}")
-held.metric("Held", f"{balance.held:,}")
+total.metric("Balance", format_credits(balance.balance))
+available.metric("Available", format_credits(balance.available))
+held.metric("Held", format_credits(balance.held))
 
 st.subheader("Recent usage")
 rows = svc.ledger.recent_usage(workspace_id=who.workspace.id, limit=200)
@@ -34,7 +35,7 @@ if rows:
                 "user": [names.get(r.user_id, f"user #{r.user_id}") for r in rows],
                 "model": [r.model for r in rows],
                 "status": [r.status for r in rows],
-                "credits": [r.credits for r in rows],
+                "credits": [format_credits(r.credits) for r in rows],
                 "tokens in/out": [f"{r.input_tokens}/{r.output_tokens}" for r in rows],
                 "images": [r.images for r in rows],
                 "latency ms": [r.latency_ms for r in rows],
@@ -43,6 +44,7 @@ if rows:
         ),
         hide_index=True,
         width="stretch",
+        column_config={"credits": st.column_config.TextColumn(alignment="right")},
     )
 else:
     st.caption("No calls yet.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from ledger.amounts import format_credits
 from ledger.schema import ENTRY_KINDS
 from workbench.ui.cached_reads import credit_packs
 from workbench.ui.chrome import page_header
@@ -22,17 +23,18 @@ balance = svc.ledger.balance(account_id)
 spent = svc.ledger.month_spend(account_id, who.user.id)
 cap = who.membership.monthly_cap
 available, held, cap_column = st.columns(3)
-available.metric("Available", f"{balance.available:,}")
-held.metric("Held for calls in progress", f"{balance.held:,}")
+available.metric("Available", format_credits(balance.available))
+held.metric("Held for calls in progress", format_credits(balance.held))
 cap_column.metric(
     "My spending this month",
-    f"{spent:,}" + (f" of {cap:,}" if cap is not None else ""),
+    format_credits(spent) + (f" of {format_credits(cap)}" if cap is not None else ""),
     help="Your monthly cap in this workspace (set by an admin)"
     if cap is not None
     else "No cap set",
 )
 if cap:  # a cap of 0 means no spending at all: nothing to chart
-    st.progress(min(1.0, spent / cap), text=f"{spent / cap:.0%} of your monthly cap used")
+    used = min(100, (spent * 100 + cap // 2) // cap)  # whole percent, integers only
+    st.progress(used, text=f"{used}% of your monthly cap used")
 
 st.subheader("History")
 kinds = st.multiselect("Kinds", ENTRY_KINDS, key="history_kinds", placeholder="All kinds")
@@ -48,13 +50,14 @@ if lines:
         {
             "when (UTC)": [line.created_at.strftime("%Y-%m-%d %H:%M:%S") for line in lines],
             "kind": [line.kind for line in lines],
-            "credits": [line.balance_delta for line in lines],
-            "held": [line.held_delta for line in lines],
+            "credits": [format_credits(line.balance_delta) for line in lines],
+            "held": [format_credits(line.held_delta) for line in lines],
             "hold": [line.hold_id for line in lines],
             "reason": [line.reason or "" for line in lines],
         }
     )
-    amount = st.column_config.NumberColumn(format="localized")  # 50,000, not 50000
+    # Credits as people read them ("50,000", "-0.234"), never the ledger's micro-credits.
+    amount = st.column_config.TextColumn(alignment="right")
     st.dataframe(
         frame,
         hide_index=True,
@@ -74,7 +77,8 @@ if more and older.button("Older", key="older"):
 st.subheader("Credit packs")
 for pack in credit_packs():
     note = f" · {pack.note}" if pack.note else ""
-    st.markdown(f"**{pack.name}**: {pack.credits:,} credits for US${pack.price_usd}{note}")
+    shown = format_credits(pack.micros)
+    st.markdown(f"**{pack.name}**: {shown} credits for US${pack.price_usd}{note}")
 st.info(
     "Buying packs online arrives with Stripe billing. Until then, ask a workspace admin for "
     "credits (they can grant them with `workbench ledger grant`)."

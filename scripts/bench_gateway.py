@@ -82,6 +82,7 @@ import litellm
 import sqlalchemy as sa
 from litellm.litellm_core_utils.thread_pool_executor import executor as litellm_pool
 
+from ledger.amounts import credits, format_credits
 from ledger.schema import holds as holds_table
 from ledger.schema import usage_records
 from ledger.service import Ledger
@@ -108,7 +109,7 @@ ROOT = Path(__file__).resolve().parent.parent
 MODEL = "openai/gpt-4o-mini"
 PROMPT = "Say hello in five words."
 API_KEY = "sk-bench"
-SEED_CREDITS = 10**11
+SEED_CREDITS = credits(100_000_000)  # micro-credits: far more than any run spends
 TARGET_OVERHEAD_P50_MS = 3.0
 
 
@@ -474,7 +475,11 @@ def check(
     problems += [f"verify: {m}" for m in mismatches[:10]]
     turns = gated.count + alone.count
     with book.engine.connect() as conn:
-        rows = list(conn.execute(sa.select(usage_records.c.status, usage_records.c.hold_id)))
+        rows = list(
+            conn.execute(
+                sa.select(usage_records.c.status, usage_records.c.hold_id, usage_records.c.credits)
+            )
+        )
         holds = list(conn.execute(sa.select(holds_table.c.status)))
     statuses = Counter(r.status for r in rows)
     if len(rows) != turns or statuses != Counter({"ok": turns}):
@@ -482,6 +487,9 @@ def check(
     hold_status = Counter(h.status for h in holds)
     if len(holds) != turns or hold_status != Counter({"captured": turns}):
         problems.append(f"holds {dict(hold_status)} for {turns} turns")
+    # A short reply costs a fraction of a credit, charged exactly: never 0, never a whole credit.
+    if any(not 0 < r.credits < credits(1) for r in rows):
+        problems.append("a turn was charged nothing or a whole credit or more")
     if sorted(r.hold_id for r in rows) != sorted(gated.hold_ids + alone.hold_ids):
         problems.append("usage rows do not match the turns' holds one to one")
     sent = server.hold_tags()[requests_before:]
@@ -499,6 +507,7 @@ def check(
     figures = {
         "usage_rows": len(rows),
         "holds_captured": hold_status.get("captured", 0),
+        "credits_per_turn": format_credits(sum(r.credits for r in rows) // max(1, len(rows))),
         "server_requests": len(sent),
         "verify_problems": len(mismatches),
     }

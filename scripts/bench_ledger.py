@@ -49,6 +49,7 @@ ROOT = Path(__file__).resolve().parent.parent
 import sqlalchemy as sa  # noqa: E402
 
 from ledger import hotpath  # noqa: E402
+from ledger.amounts import credits, request_identity  # noqa: E402
 from ledger.db import sqlite_pragmas  # noqa: E402
 from ledger.service import DEFAULT_HOLD_TTL, Ledger  # noqa: E402
 from scripts.bench_measure import log, percentile, stage  # noqa: E402
@@ -57,10 +58,12 @@ PRICES = ROOT / "data" / "prices.toml"
 MODEL = "demo/chat"
 FEATURE = "ai_text_chat"
 OPERATION = "text_chat"
-HOLD_AMOUNT = 100
-CAPTURE_AMOUNT = 60  # partial: the other 40 go back as a release line
+# A chat turn's real amounts, in micro-credits: the hold of a short prompt with room for a
+# 1,024-token reply on demo/chat (0.4116 credits) and the capture of a short answer (0.0234).
+HOLD_AMOUNT = credits("0.4116")
+CAPTURE_AMOUNT = credits("0.0234")  # partial: the rest goes back as a release line
 RELEASE_REASON = "unused part of the hold"
-SEED_CREDITS = 10**11
+SEED_CREDITS = credits(100_000_000)
 TTL = DEFAULT_HOLD_TTL
 
 # Shape of one reserve + capture as the ledger issues it: (statement prefix, executemany).
@@ -186,14 +189,15 @@ def reserve_digest(account_id: int, user_id: int) -> str:
         "user_id": user_id,
         "feature_key": FEATURE,
         "model": MODEL,
-        "amount": HOLD_AMOUNT,
+        "amount": request_identity(HOLD_AMOUNT),
         "ttl": TTL.total_seconds(),
     }
     return request_hash("reserve", params)
 
 
 def capture_digest(hold_id: int) -> str:
-    return request_hash("capture", {"hold_id": hold_id, "amount": CAPTURE_AMOUNT})
+    params = {"hold_id": hold_id, "amount": request_identity(CAPTURE_AMOUNT)}
+    return request_hash("capture", params)
 
 
 def hold_outcome(hold_id: int) -> str:

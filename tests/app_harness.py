@@ -33,6 +33,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.element_tree import Button
 
+from ledger.amounts import credits
 from ledger.owners import User, Workspace
 from ledger.schema import entries, holds, usage_records
 from tests.fake_providers import FakeProvider
@@ -176,8 +177,9 @@ def configure(
     clear_caches()
 
 
-def seed(svc: Services, credits: int) -> tuple[Workspace, User, User, User]:
-    """Workspace ``acme``: an admin, a member and another member, each with a password."""
+def seed(svc: Services, micros: int) -> tuple[Workspace, User, User, User]:
+    """Workspace ``acme``: an admin, a member and another member, each with a password, and
+    ``micros`` paid micro-credits."""
     ledger = svc.ledger
     workspace = ledger.create_workspace("acme", "Acme")
     admin = ledger.create_user("ada", "Ada Admin", email="ada@example.com")
@@ -189,8 +191,8 @@ def seed(svc: Services, credits: int) -> tuple[Workspace, User, User, User]:
     svc.logins.set_password(admin.id, ADMIN_PASSWORD)
     svc.logins.set_password(member.id, MEMBER_PASSWORD)
     svc.logins.set_password(other.id, OTHER_PASSWORD)
-    if credits:
-        ledger.grant(workspace.account_id, credits, kind="paid", key="app-harness-seed")
+    if micros:
+        ledger.grant(workspace.account_id, micros, kind="paid", key="app-harness-seed")
     return ledger.workspace_by_id(workspace.id), admin, member, other
 
 
@@ -199,7 +201,7 @@ def app_env(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     *,
-    credits: int = 100_000,
+    micros: int = credits(100_000),
     fake: FakeProvider | None = None,
     auth_mode: str = "local",
     **env: str,
@@ -211,7 +213,7 @@ def app_env(
         fake.reset()
     svc = open_services(settings())
     try:
-        workspace, admin, member, other = seed(svc, credits)
+        workspace, admin, member, other = seed(svc, micros)
         yield AppEnv(svc, workspace, admin, member, other, fake, tmp_path)
     finally:
         svc.ledger.close()

@@ -30,6 +30,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from ledger.amounts import parse_credits
+
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Locator, Page, Request
 
@@ -407,13 +409,14 @@ def sidebar(page: Page) -> Locator:
 
 
 def available_credits(page: Page) -> int:
-    """The sidebar's "Credits available" metric, as a number."""
+    """The sidebar's "Credits available" metric as shown (e.g. "49,999.77"), in micro-credits."""
     metric = sidebar(page).get_by_test_id("stMetric").filter(has_text="Credits available")
-    return as_int(metric.get_by_test_id("stMetricValue").inner_text())
+    return as_micros(metric.get_by_test_id("stMetricValue").inner_text())
 
 
-def as_int(text: str) -> int:
-    return int(re.sub(r"[^\d-]", "", text))
+def as_micros(text: str) -> int:
+    """An amount of credits as the page shows it ("1,234.5", "0.0123"), in micro-credits."""
+    return parse_credits(text.strip())
 
 
 def wait_for_credits(page: Page, check: Callable[[int], bool], timeout_s: float = 15.0) -> int:

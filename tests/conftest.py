@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from ledger.amounts import credits
 from ledger.service import HoldOutcome, Ledger
 from tests.browser_harness import CHROMIUM, NO_CHROMIUM
 from tests.fake_providers import FakeProvider
@@ -146,21 +147,23 @@ class Seed:
     member_id: int
 
 
-def seed(book: Ledger, credits: int = 0, slug: str = "acme") -> Seed:
+def seed(book: Ledger, micros: int = 0, slug: str = "acme") -> Seed:
+    """A workspace with an admin and a member, and ``micros`` paid micro-credits
+    (``credits(1000)`` for 1,000 credits)."""
     workspace = book.create_workspace(slug, slug.title())
     admin = book.create_user(f"{slug}-admin")
     member = book.create_user(f"{slug}-member")
     book.add_member(workspace.id, admin.id, "admin")
     book.add_member(workspace.id, member.id, "member")
-    if credits:
-        book.grant(workspace.account_id, credits, kind="paid", key=f"seed-{slug}")
+    if micros:
+        book.grant(workspace.account_id, micros, kind="paid", key=f"seed-{slug}")
     return Seed(workspace.id, workspace.account_id, admin.id, member.id)
 
 
 @pytest.fixture
 def seeded(ledger: Ledger) -> Seed:
     """Workspace ``acme`` with an admin, a member and 1,000 paid credits."""
-    return seed(ledger, 1000)
+    return seed(ledger, credits(1000))
 
 
 def reserve_outcome(
@@ -171,7 +174,8 @@ def reserve_outcome(
     user_id: int | None = None,
     ttl: timedelta | None = None,
 ) -> HoldOutcome:
-    """Reserve on the seeded account for a text chat with the demo model."""
+    """Reserve ``amount`` micro-credits on the seeded account for a text chat with the demo
+    model."""
     return book.reserve(
         s.account_id,
         user_id=user_id or s.member_id,
@@ -209,14 +213,14 @@ def make_harness(
     ledger: Ledger, fake_provider: FakeProvider, tmp_path: Path, clock: FakeClock
 ) -> Iterator[HarnessFactory]:
     """Builds gateways talking to the fake providers, each on a freshly seeded workspace
-    (``make_harness(credits=10_000, slug="acme", **settings)``; the caller is its member). On
-    teardown, checks that every provider request had exactly one hold and every hold ended
-    exactly once with one usage row, across the whole database."""
+    (``make_harness(micros=credits(10_000), slug="acme", **settings)``; the caller is its
+    member). On teardown, checks that every provider request had exactly one hold and every hold
+    ended exactly once with one usage row, across the whole database."""
     fake_provider.reset()
     built: list[Harness] = []
 
-    def factory(credits: int = 10_000, slug: str = "acme", **overrides: Any) -> Harness:
-        s = seed(ledger, credits, slug)
+    def factory(micros: int = credits(10_000), slug: str = "acme", **overrides: Any) -> Harness:
+        s = seed(ledger, micros, slug)
         caller = Caller(s.member_id, s.workspace_id, s.account_id)
         h = build(ledger, fake_provider, tmp_path / slug, caller, **overrides)
         built.append(h)

@@ -113,6 +113,8 @@ class Harness:
             allowed = [{TERMINAL[row.status]: 1}]
             if row.status == "captured":  # a capture below the hold releases the remainder
                 allowed.append({"capture": 1, "release": 1})
+                if row.captured == 0:  # nothing to charge (a free model): all of it released
+                    allowed.append({"release": 1})
             assert ends in allowed, f"hold {row.id} ({row.status}) ended as {ends}"
             assert usage_per_hold[row.id] == 1, f"hold {row.id} has {usage_per_hold[row.id]} rows"
         assert self.ledger.verify() == []

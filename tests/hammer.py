@@ -28,6 +28,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from ledger import db
+from ledger.amounts import credits
 from ledger.errors import (
     HoldAlreadyCaptured,
     HoldReleased,
@@ -271,7 +272,7 @@ class Bursts:
 def same_key_bursts(book: Ledger, target: Target, report: Report, job: Bursts) -> None:
     for r in range(job.rounds):
         job.barrier.wait(HANG_GUARD_S)
-        make_call(book, target, report, "reserve", "shared", f"burst-{r}", {"amount": 3})
+        make_call(book, target, report, "reserve", "shared", f"burst-{r}", {"amount": credits(3)})
 
 
 def check_bursts(book: Ledger, target: Target, reports: Sequence[Report], rounds: int) -> list[str]:
@@ -359,7 +360,7 @@ def mixed_worker(book: Ledger, target: Target, report: Report, job: Mixed) -> No
         key = f"mx-{w}-{i}"
         if step == "reserve":
             call = make_call(
-                book, target, report, "reserve", "fresh", key, {"amount": 1 + int(a * 25)}
+                book, target, report, "reserve", "fresh", key, {"amount": credits(1 + int(a * 25))}
             )
         elif step in {"capture", "release"}:
             pending = _pending_holds(book, target.account_id)
@@ -374,18 +375,18 @@ def mixed_worker(book: Ledger, target: Target, report: Report, job: Mixed) -> No
             call = make_call(book, target, report, step, "fresh", key, params)
         elif step == "grant":
             call = make_call(
-                book, target, report, "grant", "fresh", key, {"amount": 10 + int(a * 30)}
+                book, target, report, "grant", "fresh", key, {"amount": credits(10 + int(a * 30))}
             )
         elif step == "shared":
             # Every worker sends this exact request under this key: one hold, the rest replays.
             k = int(a * SHARED_KEYS)
             call = make_call(
-                book, target, report, "reserve", "shared", f"shared-{k}", {"amount": 3}
+                book, target, report, "reserve", "shared", f"shared-{k}", {"amount": credits(3)}
             )
         elif step == "conflict":
             # Same key, a different amount per worker: one request wins, the others conflict.
             k = int(a * CONFLICT_KEYS)
-            params = {"amount": 1 + w}
+            params = {"amount": credits(1 + w)}
             call = make_call(book, target, report, "reserve", "conflict", f"conflict-{k}", params)
         else:  # replay one of this worker's earlier calls, same key and request
             done = [c for c in history if c.outcome[0] != "unexpected"]
@@ -675,11 +676,17 @@ def crash_writer(url: str, account_id: int, user_id: int, tag: str, seed: int) -
                 scope = "grant"
                 expires = datetime.now(UTC) + timedelta(hours=1) if r < 0.05 else None
                 book.grant(
-                    account_id, 50, kind="promo" if expires else "paid", key=key, expires_at=expires
+                    account_id,
+                    credits(50),
+                    kind="promo" if expires else "paid",
+                    key=key,
+                    expires_at=expires,
                 )
             elif len(pending) < 4 and (r < 0.55 or not pending):
                 scope = "reserve"
-                outcome = invoke(book, target, "reserve", key, {"amount": rng.randint(1, 30)})
+                outcome = invoke(
+                    book, target, "reserve", key, {"amount": credits(rng.randint(1, 30))}
+                )
                 pending.append(outcome.hold.id)
             elif r < 0.8:
                 scope = "capture"

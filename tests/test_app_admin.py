@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from ledger.amounts import credits, format_credits
 from tests.app_harness import (
     ADMIN_CREDITS,
     CHAT,
@@ -26,7 +27,7 @@ SEEDED = 20_000
 
 @pytest.fixture
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[AppEnv]:
-    with app_env(tmp_path, monkeypatch, credits=SEEDED) as opened:
+    with app_env(tmp_path, monkeypatch, micros=credits(SEEDED)) as opened:
         yield opened
 
 
@@ -50,13 +51,13 @@ def test_holds_in_flight_show_as_held(env: AppEnv) -> None:
         user_id=env.member.id,
         feature_key="ai_text_chat",
         model="demo/chat",
-        amount=500,
+        amount=credits("500.25"),
         key="in-flight",
     )
     assert metrics(admin_page(env)) == {
         "Balance": "20,000",
-        "Available": "19,500",
-        "Held": "500",
+        "Available": "19,499.75",
+        "Held": "500.25",
     }
 
 
@@ -76,12 +77,19 @@ def test_recent_usage_lists_the_workspaces_calls(env: AppEnv) -> None:
     assert sorted(frame["model"]) == ["demo/chat", "demo/images"]
     assert set(frame["status"]) == {"ok"}
     assert sorted(frame["user"]) == sorted([env.member.username, env.other.username])
-    assert sorted(frame["credits"]) == sorted(r.credits for r in rows)
+    assert sorted(frame["credits"]) == sorted(format_credits(r.credits) for r in rows)
+    # The demo chat's short reply costs a fraction of a credit, shown with its decimals.
+    [chat_row] = [r for r in rows if r.model == "demo/chat"]
+    assert 0 < chat_row.credits < credits(1)
+    assert frame.loc[frame["model"] == "demo/chat", "credits"].tolist() == [
+        format_credits(chat_row.credits)
+    ]
+    assert frame.loc[frame["model"] == "demo/chat", "credits"].tolist()[0].startswith("0.")
     assert frame.loc[frame["model"] == "demo/images", "images"].tolist() == [1]
     spent = sum(r.credits for r in rows)
     assert metrics(at) == {
-        "Balance": f"{SEEDED - spent:,}",
-        "Available": f"{SEEDED - spent:,}",
+        "Balance": format_credits(credits(SEEDED) - spent),
+        "Available": format_credits(credits(SEEDED) - spent),
         "Held": "0",
     }
 
@@ -91,7 +99,7 @@ def test_another_workspaces_usage_is_not_shown(env: AppEnv) -> None:
     beta = ledger.create_workspace("beta", "Beta")
     bob = ledger.create_user("bob", "Bob Beta")
     ledger.add_member(beta.id, bob.id, "member")
-    ledger.grant(beta.account_id, 5_000, kind="paid", key="beta-seed")
+    ledger.grant(beta.account_id, credits(5_000), kind="paid", key="beta-seed")
     chat = env.signed_in(bob, CHAT)
     chat.chat_input(key="chat_prompt").set_value("Hello from beta").run()
     assert len(env.usage_rows()) == 1

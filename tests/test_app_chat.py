@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from ledger.amounts import credits, credits_text, format_credits
 from tests.app_harness import (
     CHAT,
     FAKE_CHAT_MODEL,
@@ -90,14 +91,15 @@ def test_a_chat_turn_shows_the_reply_and_charges_exactly_the_capture(env: AppEnv
     assert before - env.available() == usage.credits
     assert env.held() == 0
 
-    # The page says what it cost, and the sidebar shows the new balance.
-    assert any(
-        re.fullmatch(rf"{usage.credits:,} credits? charged for that reply\.", t.value)
-        for t in at.toast
-    )
-    assert f"Credits available: {env.available():,}" in sidebar_text(at)
+    # The page says what it cost, with the decimals that matter (a short question costs a
+    # fraction of a credit), and the sidebar shows the new balance.
+    assert usage.credits < credits(1)
+    cost = credits_text(usage.credits)
+    assert re.fullmatch(r"0\.\d+ credits", cost), cost
+    assert any(t.value == f"{cost} charged for that reply." for t in at.toast)
+    assert f"Credits available: {format_credits(env.available())}" in sidebar_text(at)
     cost_captions = [c.value for m in at.chat_message for c in m.caption]
-    assert any(c.startswith(f"{usage.credits:,} credit") for c in cost_captions)
+    assert any(c.startswith(cost) for c in cost_captions)
 
     # The reply is saved with its hold, status and cost.
     [conversation] = env.conversations()

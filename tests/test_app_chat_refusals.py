@@ -3,6 +3,7 @@ unsent message to copy, charges nothing, holds nothing and sends nothing to the 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from ledger.amounts import credits
 from tests.app_harness import (
     FAKE_CHAT_MODEL,
     AppEnv,
@@ -22,9 +24,10 @@ from tests.fake_providers import FakeProvider
 MESSAGE = "Please summarise the quarterly report in three bullet points."
 
 
-# (credits in the workspace, model): with one credit, GPT-4o mini's estimate (about 1 credit for
-# a short prompt and a 1,024-token reply) would fit, so the one-credit case asks GPT-4o (~13).
-CASES = [(0, FAKE_CHAT_MODEL), (1, "openai/gpt-4o")]
+# (micro-credits in the workspace, model): with one credit, GPT-4o mini's estimate (about 0.74
+# credits for a short prompt and a 1,024-token reply) would fit, so the one-credit case asks
+# GPT-4o (about 12.3).
+CASES = [(0, FAKE_CHAT_MODEL), (credits(1), "openai/gpt-4o")]
 
 
 @dataclass(frozen=True)
@@ -45,8 +48,8 @@ def case(
     monkeypatch: pytest.MonkeyPatch,
     fake_provider: FakeProvider,
 ) -> Iterator[Poor]:
-    credits, model = request.param
-    with app_env(tmp_path, monkeypatch, credits=credits, fake=fake_provider) as opened:
+    micros, model = request.param
+    with app_env(tmp_path, monkeypatch, micros=micros, fake=fake_provider) as opened:
         yield Poor(opened, model)
 
 
@@ -58,6 +61,8 @@ def test_not_enough_credits_is_one_sentence_and_nothing_happens(case: Poor) -> N
 
     [error] = at.error
     assert "Not enough credits" in error.value
+    if poor.available() == credits(1):  # amounts in credits, with their decimals
+        assert re.search(r"needs about 12\.\d\d and your workspace has 1 available", error.value)
     assert_links_to_my_credits(at)
     assert "Nothing was charged" in error.value
     assert "Traceback" not in error.value

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from ledger.amounts import credits
 from tests.app_harness import (
     CREDITS,
     AppEnv,
@@ -29,14 +30,16 @@ COLUMNS = ["when (UTC)", "kind", "credits", "held", "hold", "reason"]
 
 @pytest.fixture
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[AppEnv]:
-    with app_env(tmp_path, monkeypatch, credits=SEEDED) as opened:
+    with app_env(tmp_path, monkeypatch, micros=credits(SEEDED)) as opened:
         yield opened
 
 
 def grants(env: AppEnv, count: int, first: int = 1) -> None:
     """``count`` more grant lines of 1, 2, 3... credits (the seed is one line already)."""
     for n in range(first, first + count):
-        env.svc.ledger.grant(env.account_id, n, kind="promo", key=f"promo-{n}", reason=f"promo {n}")
+        env.svc.ledger.grant(
+            env.account_id, credits(n), kind="promo", key=f"promo-{n}", reason=f"promo {n}"
+        )
 
 
 def credits_page(env: AppEnv) -> AppTest:
@@ -64,34 +67,62 @@ def test_a_pending_hold_shows_as_held_here_and_in_the_sidebar(env: AppEnv) -> No
         user_id=env.member.id,
         feature_key="ai_text_chat",
         model="demo/chat",
-        amount=1_234,
+        amount=credits("1234.5"),
         key="pending-hold",
     )
     at = credits_page(env)
-    assert metrics(at)["Available"] == f"{SEEDED - 1_234:,}"
-    assert metrics(at)["Held for calls in progress"] == "1,234"
-    assert f"Credits available: {SEEDED - 1_234:,}" in sidebar_text(at)
-    assert "1,234 held for calls in progress" in sidebar_text(at)
+    assert metrics(at)["Available"] == "48,765.5"
+    assert metrics(at)["Held for calls in progress"] == "1,234.5"
+    assert "Credits available: 48,765.5" in sidebar_text(at)
+    assert "1,234.5 held for calls in progress" in sidebar_text(at)
     frame = the_table(at)
     assert frame["kind"].tolist() == ["hold", "grant"]
-    assert frame["held"].tolist()[0] == 1_234
+    assert frame["held"].tolist()[0] == "1,234.5"
 
 
 def test_spending_against_a_monthly_cap(env: AppEnv) -> None:
-    env.svc.ledger.set_monthly_cap(env.workspace.id, env.member.id, 1_000)
+    env.svc.ledger.set_monthly_cap(env.workspace.id, env.member.id, credits(1_000))
     hold = env.svc.ledger.reserve(
         env.account_id,
         user_id=env.member.id,
         feature_key="ai_text_chat",
         model="demo/chat",
-        amount=300,
+        amount=credits(300),
         key="spend",
     ).hold
-    env.svc.ledger.capture(hold.id, 250, key="spend-capture")
+    env.svc.ledger.capture(hold.id, credits(250), key="spend-capture")
     at = credits_page(env)
     assert metrics(at)["My spending this month"] == "250 of 1,000"
     [bar] = at.progress
     assert bar.proto.text == "25% of your monthly cap used"
+
+
+def test_a_fraction_of_a_credit_shows_with_the_decimals_that_matter(env: AppEnv) -> None:
+    """A 500-in/200-out GPT-4o mini call costs 0.234 credits: shown as such, never as 1 (or 0)."""
+    env.svc.ledger.set_monthly_cap(env.workspace.id, env.member.id, credits(1_000))
+    hold = env.svc.ledger.reserve(
+        env.account_id,
+        user_id=env.member.id,
+        feature_key="ai_text_chat",
+        model="demo/chat",
+        amount=credits("0.5"),
+        key="small",
+    ).hold
+    env.svc.ledger.capture(hold.id, credits("0.234"), key="small-capture")
+    at = credits_page(env)
+    assert metrics(at)["Available"] == "49,999.77"  # 49,999.766
+    assert metrics(at)["My spending this month"] == "0.234 of 1,000"
+    assert "Credits available: 49,999.77" in sidebar_text(at)
+    [bar] = at.progress
+    assert bar.proto.text == "0% of your monthly cap used"
+    frame = the_table(at)
+    lines = list(zip(frame["kind"], frame["credits"], frame["held"], strict=True))
+    assert sorted(lines) == [
+        ("capture", "-0.234", "-0.234"),
+        ("grant", "50,000", "0"),
+        ("hold", "0", "0.5"),
+        ("release", "0", "-0.266"),
+    ]
 
 
 def test_the_history_table_lists_the_ledger_lines(env: AppEnv) -> None:
@@ -100,7 +131,7 @@ def test_the_history_table_lists_the_ledger_lines(env: AppEnv) -> None:
     frame = the_table(at)
     assert frame.columns.tolist() == COLUMNS
     assert frame["kind"].tolist() == ["grant", "grant", "grant"]
-    assert frame["credits"].tolist() == [2, 1, SEEDED]  # newest first
+    assert frame["credits"].tolist() == ["2", "1", "50,000"]  # newest first
     assert frame["reason"].tolist()[:2] == ["promo 2", "promo 1"]
     assert all(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", w) for w in frame["when (UTC)"])
     # One page only: no paging buttons.
@@ -113,14 +144,14 @@ def test_more_than_25_lines_are_paged_with_newer_and_older(env: AppEnv) -> None:
     at = credits_page(env)
     first = the_table(at)
     assert len(first) == PAGE_SIZE
-    assert first["credits"].tolist() == list(range(30, 5, -1))
+    assert first["credits"].tolist() == [str(n) for n in range(30, 5, -1)]
     assert "Older" in labels(at)
     assert "Newer" not in labels(at)
 
     at = button(at, "Older").click().run()
     assert_no_exception(at)
     second = the_table(at)
-    assert second["credits"].tolist() == [5, 4, 3, 2, 1, SEEDED]
+    assert second["credits"].tolist() == ["5", "4", "3", "2", "1", "50,000"]
     assert "Newer" in labels(at)
     assert "Older" not in labels(at)
 
@@ -144,7 +175,7 @@ def test_the_kind_filter(env: AppEnv) -> None:
         user_id=env.member.id,
         feature_key="ai_text_chat",
         model="demo/chat",
-        amount=10,
+        amount=credits(10),
         key="filter-hold",
     )
     at = credits_page(env)
@@ -163,7 +194,7 @@ def test_changing_the_filter_starts_again_from_the_newest_lines(env: AppEnv) -> 
     at = credits_page(env)
     at = button(at, "Older").click().run()
     at.multiselect(key="history_kinds").set_value(["grant"]).run()
-    assert the_table(at)["credits"].tolist()[0] == 30
+    assert the_table(at)["credits"].tolist()[0] == "30"
     assert "Newer" not in labels(at)
 
 
@@ -173,8 +204,12 @@ def test_the_credit_packs_and_how_to_get_credits(env: AppEnv) -> None:
     packs = load(env.svc.config.credit_packs)
     assert packs, "the shipped catalogue has packs"
     shown = [m.value for m in at.main.markdown]
+    expected = {"Starter": "10,000", "Team": "55,000", "Department": "240,000"}
+    assert {pack.name: pack.micros for pack in packs} == {
+        name: credits(amount.replace(",", "")) for name, amount in expected.items()
+    }
     for pack in packs:
-        line = f"**{pack.name}**: {pack.credits:,} credits for US${pack.price_usd}"
+        line = f"**{pack.name}**: {expected[pack.name]} credits for US${pack.price_usd}"
         assert any(text.startswith(line) for text in shown), line
     [hint] = at.info
     assert "ask a workspace admin" in hint.value

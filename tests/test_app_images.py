@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from ledger.amounts import credits, credits_text, format_credits
 from ledger.owners import User
 from tests.app_harness import (
     IMAGES,
@@ -52,7 +53,7 @@ def test_the_page_offers_the_demo_model_and_an_estimate(env: AppEnv) -> None:
     assert_no_exception(at)
     assert at.selectbox(key="img_model").value == "demo/images"
     assert at.selectbox(key="size-demo/images").options == ["1024x1024", "256x256", "512x512"]
-    estimate = r"About \d+ credits? \(1 × 1024x1024 \w+\)\."
+    estimate = r"About \d+(\.\d+)? credits? \(1 × 1024x1024 \w+\)\."
     assert any(re.fullmatch(estimate, c.value) for c in at.main.caption)
     assert [s.value for s in at.subheader] == ["Your images"]
     assert NOTHING_YET in [c.value for c in at.caption]
@@ -70,10 +71,9 @@ def test_generating_stores_charges_and_lists_the_images(env: AppEnv) -> None:
     assert (usage.status, usage.images, usage.user_id) == ("ok", 2, env.member.id)
     assert usage.credits == hold.captured > 0
     assert before - env.available() == usage.credits
-    assert f"Credits available: {env.available():,}" in sidebar_text(at)
-    assert any(
-        re.fullmatch(rf"2 image\(s\) for {usage.credits:,} credits?\.", t.value) for t in at.toast
-    )
+    assert f"Credits available: {format_credits(env.available())}" in sidebar_text(at)
+    assert any(t.value == f"2 image(s) for {credits_text(usage.credits)}." for t in at.toast)
+    assert usage.credits == credits(80)  # 2 images of 40 credits: demo/images, 1024x1024, hd
 
     # Stored on disk under the hold, with the owner in meta.json.
     folder = env.tmp_path / "images" / f"{hold.id:09d}"
@@ -153,12 +153,12 @@ def test_an_empty_prompt_is_refused_in_a_sentence_and_charges_nothing(env: AppEn
 def test_too_few_credits_for_images_is_refused_and_charges_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with app_env(tmp_path, monkeypatch, credits=3) as poor:
+    with app_env(tmp_path, monkeypatch, micros=credits(3)) as poor:
         at = generate(images_page(poor, poor.member), PROMPT)
         assert_no_exception(at)
         [error] = at.error
         assert "Not enough credits" in error.value
         assert_links_to_my_credits(at)
         assert poor.holds() == []
-        assert poor.available() == 3
+        assert poor.available() == credits(3)
         assert gallery_headings(at) == []

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from ledger.amounts import credits
 from ledger.owners import User
 from ledger.schema import memberships
 from tests.app_harness import (
@@ -34,7 +35,7 @@ ADMIN_ONLY_TEXT = "This page is for workspace admins."
 
 @pytest.fixture
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[AppEnv]:
-    with app_env(tmp_path, monkeypatch, credits=12_345) as opened:
+    with app_env(tmp_path, monkeypatch, micros=credits("12345.67")) as opened:
         yield opened
 
 
@@ -55,7 +56,7 @@ def assert_sidebar(at: AppTest, user: User, role: str) -> None:
     shown = sidebar_text(at)
     assert f"**{user.display_name}** · {role}" in shown
     assert "Workspace: Acme" in shown
-    assert "Credits available: 12,345" in shown
+    assert "Credits available: 12,345.67" in shown
     assert [b.label for b in at.sidebar.button] == ["Sign out"]
 
 
@@ -102,8 +103,8 @@ def test_the_admin_page_renders_for_an_admin(env: AppEnv) -> None:
     assert at.error == []
     assert [s.value for s in at.subheader] == ["Recent usage"]
     assert metrics(at) == {
-        "Balance": "12,345",
-        "Available": "12,345",
+        "Balance": "12,345.67",
+        "Available": "12,345.67",
         "Held": "0",
     }
 
@@ -190,12 +191,12 @@ def test_no_page_leaks_another_role_into_the_sidebar(env: AppEnv, role: str) -> 
 def test_several_workspaces_get_a_picker_that_switches_the_workspace(env: AppEnv) -> None:
     second = env.svc.ledger.create_workspace("beta", "Beta")
     env.svc.ledger.add_member(second.id, env.member.id, "admin")
-    env.svc.ledger.grant(second.account_id, 777, kind="paid", key="beta-seed")
+    env.svc.ledger.grant(second.account_id, credits(777), kind="paid", key="beta-seed")
     at = env.signed_in(env.member)
     picker = at.sidebar.selectbox[0]
     assert picker.label == "Workspace"
     assert picker.value == env.workspace.id  # acme sorts before beta
-    assert "Credits available: 12,345" in sidebar_text(at)
+    assert "Credits available: 12,345.67" in sidebar_text(at)
     assert "admin_credits.py" not in navigation_pages(at)
 
     picker.set_value(second.id).run()

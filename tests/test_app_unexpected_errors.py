@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from ledger.amounts import format_credits
 from ledger.service import Ledger
 from tests.app_harness import (
     CREDITS,
@@ -55,7 +56,7 @@ def test_a_failing_page_shows_a_sentence_and_logs_the_traceback(
     assert SECRET_DETAIL not in shown and "Traceback" not in shown and "RuntimeError" not in shown
     # What ran before the failure is still there, and so is the sidebar.
     assert [t.value for t in at.title] == ["My credits"]
-    assert f"Credits available: {before:,}" in sidebar_text(at)
+    assert f"Credits available: {format_credits(before)}" in sidebar_text(at)
     # The server log has the traceback, findable by the reference shown.
     [record] = [r for r in caplog.records if match.group(1) in r.getMessage()]
     assert record.exc_info is not None and SECRET_DETAIL in str(record.exc_info[1])

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 import pytest
 
 from ledger import errors
-from ledger.amounts import MAX_AMOUNT
+from ledger.amounts import MAX_AMOUNT, credits
 from ledger.service import Ledger
 from tests.conftest import Seed, reserve
 from tests.journal_state import money_state
 
-BAD_AMOUNTS = [0, -1, -(10**6), MAX_AMOUNT + 1, 10**30, 1.5, "10", None, True]
+BAD_AMOUNTS = [0, -1, -(10**6), MAX_AMOUNT + 1, 10**30, 1.5, Decimal("5"), "10", None, True]
 BAD_KEYS = ["", " ", "has space", "-leading-dash", "x" * 201, "semi;colon", "ünïcode", None, 42]
 
 
@@ -24,7 +25,7 @@ def reserve_with(book: Ledger, s: Seed, **changes: Any) -> Callable[[], Any]:
         "user_id": s.member_id,
         "feature_key": "ai_text_chat",
         "model": "demo/chat",
-        "amount": 5,
+        "amount": credits(5),
         "key": "r-bad",
     }
     arguments.update(changes)
@@ -65,7 +66,7 @@ def test_grant_refuses_bad_amounts(ledger: Ledger, seeded: Seed, amount: Any) ->
 
 @pytest.mark.parametrize("amount", [-1, MAX_AMOUNT + 1, 2.0, None])
 def test_capture_refuses_bad_amounts(ledger: Ledger, seeded: Seed, amount: Any) -> None:
-    hold_id = reserve(ledger, seeded, 10, "r1")
+    hold_id = reserve(ledger, seeded, credits(10), "r1")
     assert_refused(
         ledger, lambda: ledger.capture(hold_id, amount, key="c1"), errors.InvalidAmount, "amount"
     )
@@ -81,7 +82,7 @@ def test_malformed_keys_are_refused(ledger: Ledger, seeded: Seed, key: Any) -> N
     )
     assert_refused(
         ledger,
-        lambda: ledger.grant(seeded.account_id, 5, kind="paid", key=key),
+        lambda: ledger.grant(seeded.account_id, credits(5), kind="paid", key=key),
         errors.InvalidIdempotencyKey,
         "idempotency key",
     )
@@ -97,7 +98,7 @@ def test_unknown_account_is_refused(ledger: Ledger, seeded: Seed) -> None:
     assert error.fields["account_id"] == 999_999
     assert_refused(
         ledger,
-        lambda: ledger.grant(999_999, 5, kind="paid", key="g-unknown"),
+        lambda: ledger.grant(999_999, credits(5), kind="paid", key="g-unknown"),
         errors.UnknownAccount,
         "no account",
     )
@@ -135,7 +136,7 @@ def test_unknown_and_unpriced_models_are_refused(
 
 def test_unknown_hold_is_refused(ledger: Ledger, seeded: Seed) -> None:
     assert_refused(
-        ledger, lambda: ledger.capture(424242, 1, key="c-x"), errors.UnknownHold, "no hold"
+        ledger, lambda: ledger.capture(424242, credits(1), key="c-x"), errors.UnknownHold, "no hold"
     )
     assert_refused(
         ledger,
@@ -157,7 +158,7 @@ def test_non_member_cannot_reserve(ledger: Ledger, seeded: Seed) -> None:
 
 @pytest.mark.parametrize("reason", ["", "   ", None])
 def test_release_and_adjust_need_a_reason(ledger: Ledger, seeded: Seed, reason: Any) -> None:
-    hold_id = reserve(ledger, seeded, 10, "r-reason")
+    hold_id = reserve(ledger, seeded, credits(10), "r-reason")
     assert_refused(
         ledger,
         lambda: ledger.release(hold_id, reason=reason, key="rel-1"),
@@ -167,7 +168,11 @@ def test_release_and_adjust_need_a_reason(ledger: Ledger, seeded: Seed, reason: 
     assert_refused(
         ledger,
         lambda: ledger.adjust(
-            seeded.account_id, 10, actor_user_id=seeded.admin_id, reason=reason, key="adj-1"
+            seeded.account_id,
+            credits(10),
+            actor_user_id=seeded.admin_id,
+            reason=reason,
+            key="adj-1",
         ),
         errors.MissingReason,
         "reason is required",
@@ -177,14 +182,18 @@ def test_release_and_adjust_need_a_reason(ledger: Ledger, seeded: Seed, reason: 
 def test_grant_refuses_bad_kind_and_naive_or_past_expiry(ledger: Ledger, seeded: Seed) -> None:
     assert_refused(
         ledger,
-        lambda: ledger.grant(seeded.account_id, 5, kind="gift", key="g-kind"),
+        lambda: ledger.grant(seeded.account_id, credits(5), kind="gift", key="g-kind"),
         errors.InvalidInput,
         "grant kind",
     )
     assert_refused(
         ledger,
         lambda: ledger.grant(
-            seeded.account_id, 5, kind="promo", key="g-naive", expires_at=datetime(2030, 1, 1)
+            seeded.account_id,
+            credits(5),
+            kind="promo",
+            key="g-naive",
+            expires_at=datetime(2030, 1, 1),
         ),
         errors.InvalidInput,
         "timezone-aware",
@@ -192,7 +201,9 @@ def test_grant_refuses_bad_kind_and_naive_or_past_expiry(ledger: Ledger, seeded:
     past = ledger.now().replace(year=2000)
     assert_refused(
         ledger,
-        lambda: ledger.grant(seeded.account_id, 5, kind="promo", key="g-past", expires_at=past),
+        lambda: ledger.grant(
+            seeded.account_id, credits(5), kind="promo", key="g-past", expires_at=past
+        ),
         errors.InvalidInput,
         "already in the past",
     )

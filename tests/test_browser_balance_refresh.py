@@ -11,6 +11,7 @@ import pytest
 from playwright.sync_api import Browser, Page
 from playwright.sync_api import Error as PlaywrightError
 
+from ledger.amounts import credits
 from tests.browser_harness import (
     CHROMIUM,
     MEMBER,
@@ -44,7 +45,7 @@ def test_credits_granted_elsewhere_show_up_without_a_click(app: AppServer, page:
     app.cli("ledger", "grant", "demo", "1234", "--reason", "browser test")
 
     after = wait_for_credits(page, lambda value: value != before, timeout_s=10)
-    assert after == before + 1_234
+    assert after == before + credits(1_234)
 
 
 def test_sign_out_while_the_balance_refreshes_often(busy_app: AppServer, browser: Browser) -> None:

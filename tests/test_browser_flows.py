@@ -15,13 +15,14 @@ import uuid
 import pytest
 from playwright.sync_api import Page
 
+from ledger.amounts import credits
 from tests.browser_harness import (
     CHROMIUM,
     MEMBER,
     NO_CHROMIUM,
     AppServer,
     app_fixture,
-    as_int,
+    as_micros,
     assistant_messages,
     available_credits,
     browser_fixture,
@@ -57,7 +58,8 @@ def test_member_chat_reply_streams_and_is_charged(app: AppServer, page: Page) ->
     sign_in(page, app, MEMBER)
     assert heading_1(page) == ["Chat"], "the default page after signing in is Chat"
     assert nav_titles(page) == ["Chat", "Images", "My credits"], "a member sees no admin page"
-    assert page.get_by_text(re.compile(r"Next message: about [\d,]+ credits?")).is_visible()
+    next_message = re.compile(r"Next message: about [\d,]+(\.\d+)? credits?")
+    assert page.get_by_text(next_message).is_visible()
     before = available_credits(page)
     replies_before = assistant_messages(page).count()
 
@@ -74,11 +76,17 @@ def test_member_chat_reply_streams_and_is_charged(app: AppServer, page: Page) ->
     lengths = [len(text) for text in partial]
     assert lengths[-1] > lengths[0], f"the streamed reply did not grow: {lengths}"
 
-    charged = re.search(r"([\d,]+) credits? charged for that reply", " ".join(toasts(page)))
+    charged = re.search(r"([\d,.]+) credits? charged for that reply", " ".join(toasts(page)))
     assert charged, f"no charge toast: {toasts(page)}"
-    cost = as_int(charged.group(1))
+    cost = as_micros(charged.group(1))
+    assert 0 < cost < credits(1), "a short answer costs a fraction of a credit, not a whole one"
     after = wait_for_credits(page, lambda value: value < before)
-    assert after == before - cost > 0, (before, cost, after)
+    # Both are shown rounded (the balance to a hundredth, the cost to three digits).
+    assert after > 0 and abs(before - cost - after) <= credits("0.01") + cost // 100, (
+        before,
+        cost,
+        after,
+    )
     assert (
         page.get_by_test_id("stChatMessage")
         .filter(has=page.get_by_test_id("stChatMessageAvatarUser"))
@@ -107,10 +115,10 @@ def test_member_generates_an_image_that_shows_in_the_gallery(app: AppServer, pag
     heading_box = page.get_by_role("heading", name="Your images").bounding_box()
     entry_box = entry.bounding_box()
     assert heading_box and entry_box and entry_box["y"] > heading_box["y"]
-    charged = re.search(r"1 image\(s\) for ([\d,]+) credits?", " ".join(toasts(page)))
+    charged = re.search(r"1 image\(s\) for ([\d,.]+) credits?", " ".join(toasts(page)))
     assert charged, f"no charge toast: {toasts(page)}"
     after = wait_for_credits(page, lambda value: value < before)
-    assert after == before - as_int(charged.group(1))
+    assert after == before - as_micros(charged.group(1))  # whole credits: exact as shown
 
 
 def test_sign_out_returns_to_the_sign_in_form(app: AppServer, page: Page) -> None:

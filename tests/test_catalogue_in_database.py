@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 
 from ledger import db, errors
+from ledger.amounts import credits
 from ledger.pricing import Price, load_catalogue
 from ledger.schema import catalogue_switches, image_prices, price_versions
 from ledger.service import Ledger
@@ -80,7 +81,7 @@ def test_the_files_seed_only_an_empty_database(empty: Ledger, tmp_path: Path) ->
         other, {**SHIPPED_MODELS, "demo/chat": False, "openai/gpt-4o": True}
     )
     assert lines == ["openai/gpt-4o: enabled (from the catalogue)"]
-    assert empty.price("demo/chat").input_per_mtok == 100
+    assert empty.price("demo/chat").input_per_mtok == credits(100)
     assert count(empty, price_versions) == versions
     assert count(empty, catalogue_switches) == switches + 1
     assert empty.switches().model_enabled("demo/chat", default=False) is True
@@ -123,8 +124,8 @@ def test_a_dry_run_import_lists_the_new_versions_and_writes_nothing(
     before = (count(ledger, price_versions), count(ledger, image_prices))
     [change] = ledger.import_prices(path, dry_run=True, actor_user_id=seeded.admin_id)
     assert (change.model, change.version, change.withdrawn) == ("demo/chat", 2, False)
-    assert change.price.output_per_mtok == 450
-    assert change.previous is not None and change.previous.output_per_mtok == 400
+    assert change.price.output_per_mtok == credits(450)
+    assert change.previous is not None and change.previous.output_per_mtok == credits(400)
     assert "in 100 / out 450" in change.describe() and "was in 100 / out 400" in change.describe()
     assert (count(ledger, price_versions), count(ledger, image_prices)) == before
     assert ledger.price("demo/chat").version == 1
@@ -133,7 +134,7 @@ def test_a_dry_run_import_lists_the_new_versions_and_writes_nothing(
     assert real == change
     assert count(ledger, price_versions) == before[0] + 1
     [newest, oldest] = ledger.price_history("demo/chat")
-    assert (newest.price.version, newest.price.output_per_mtok) == (2, 450)
+    assert (newest.price.version, newest.price.output_per_mtok) == (2, credits(450))
     assert (newest.created_by_user_id, newest.created_by) == (seeded.admin_id, "acme-admin")
     assert newest.reason == "Q3 list prices"
     assert (oldest.price.version, oldest.created_by) == (1, None)
@@ -408,7 +409,7 @@ def test_a_restart_keeps_what_was_changed_in_the_database(db_url: str, tmp_path:
 
 
 def test_prices_parsed_in_code_import_like_a_file(ledger: Ledger) -> None:
-    extra = Price("demo/extra", "ai_text_chat", 1, 2)
+    extra = Price("demo/extra", "ai_text_chat", credits(1), credits(2))
     [change] = ledger.import_prices([extra])
     assert (str(change), change.describe()) == (
         "demo/extra: price version 1",

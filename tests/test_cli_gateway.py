@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,7 +66,10 @@ def test_chat_and_image_are_billed(seeded_db: Path) -> None:
     chat = run(seeded_db, "gateway", "chat", "Name three rivers", "--model", "openai/gpt-4o")
     assert chat.returncode == 0, chat.stderr
     assert "Demo model (offline)" in chat.stdout
-    assert "needs a key for OpenAI" in chat.stderr and "credit(s) held" in chat.stderr
+    assert "needs a key for OpenAI" in chat.stderr
+    # Amounts in credits with the decimals that matter: a short demo answer costs a fraction.
+    assert re.search(r"Demo chat \(offline\): about \d+(\.\d+)? credits? held", chat.stderr)
+    assert re.search(r"^ok: 0\.\d+ credits for \d+ tokens in and \d+ out$", chat.stderr, re.M)
     image = run(seeded_db, "gateway", "image", "a river", "--n", "2", "--size", "256x256")
     assert image.returncode == 0, image.stderr
     paths = image.stdout.split()
@@ -73,6 +77,8 @@ def test_chat_and_image_are_billed(seeded_db: Path) -> None:
     assert available(seeded_db) < before
     usage = run(seeded_db, "gateway", "usage").stdout.splitlines()
     assert [line.split()[1:3] for line in usage] == [["ok", "demo/images"], ["ok", "demo/chat"]]
+    assert usage[0].split()[3:5] == ["10", "cr"]  # two 256x256 demo images at 5 credits
+    assert re.fullmatch(r"0\.\d+", usage[1].split()[3])
 
 
 @pytest.mark.parametrize(

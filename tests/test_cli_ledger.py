@@ -69,17 +69,35 @@ def test_seed_grant_balance_history_verify(db_file: Path) -> None:
     assert "already done earlier" in replay.stdout and "51,500 available" in replay.stdout
     history = ledgerctl(db_file, "history", "demo", "--kind", "grant")
     assert len(history.stdout.strip().splitlines()) == 2
+    assert "+1,500" in history.stdout and "+50,000" in history.stdout
     assert ledgerctl(db_file, "sweep").returncode == 0
     verify = ledgerctl(db_file, "verify")
     assert (verify.returncode, verify.stdout.strip()) == (0, "verify: the books balance")
 
 
+def test_fractions_of_a_credit_are_granted_and_shown(db_file: Path) -> None:
+    ledgerctl(db_file, "seed")
+    granted = ledgerctl(db_file, "grant", "demo", "0.234", "--kind", "promo")
+    assert granted.returncode == 0, granted.stderr
+    assert "granted 0.234 promo credits to demo" in granted.stdout
+    assert "demo: 50,000.23 available, 0 held, 50,000.23 credits total" in granted.stdout
+    history = ledgerctl(db_file, "history", "demo", "--kind", "grant", "--limit", "1")
+    assert "+0.234" in history.stdout
+    tiny = ledgerctl(db_file, "grant", "demo", "0.000001", "--kind", "promo")
+    assert "granted 0.000001 promo credits" in tiny.stdout
+    status = ledgerctl(db_file, "status")
+    assert "workspace 'demo': 50,000.23 credits available, 0 held" in status.stdout
+    assert ledgerctl(db_file, "verify").returncode == 0
+
+
 @pytest.mark.parametrize(
     ("args", "words"),
     [
-        (["grant", "demo", "0"], "must be greater than zero"),
         (["grant", "demo", "-5"], "No such option '-5'"),
-        (["grant", "demo", "ten"], "is not a whole number"),
+        (["grant", "demo", "0"], "must be more than zero credits"),
+        (["grant", "demo", "ten"], "is not an amount of credits: write a number such as 5"),
+        (["grant", "demo", "0.0000001"], "is not an amount of credits"),
+        (["grant", "demo", "1,00"], "is not an amount of credits"),
         (["grant", "nowhere", "5"], "no workspace named 'nowhere'"),
         (["grant", "demo", "5", "--kind", "gift"], "'gift' is not one of 'paid'"),
         (["balance"], "Missing argument 'WORKSPACE'"),
@@ -106,9 +124,9 @@ def test_verify_exits_1_on_a_mismatch(db_file: Path) -> None:
     engine.dispose()
     result = ledgerctl(db_file, "verify")
     assert result.returncode == 1
-    assert "MISMATCH account 1: journal balance sum to 50,000 but the account says 50,001" in (
-        result.stdout
-    )
+    # One micro-credit off is a mismatch, shown exactly.
+    mismatch = "journal balance sum to 50,000 but the account says 50,000.000001"
+    assert f"MISMATCH account 1: {mismatch}" in result.stdout
 
 
 def test_unreachable_database_is_one_line(tmp_path: Path) -> None:

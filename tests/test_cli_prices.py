@@ -44,7 +44,7 @@ def test_prices_import_dry_run_writes_nothing_then_imports(db_file: Path, tmp_pa
     assert "demo/chat: price version 2: in 125 / out 400 per million tokens; was in 100" in (
         dry.stdout
     )
-    assert "openai/gpt-4o: price version 2: in 2500 / out 12000" in dry.stdout
+    assert "openai/gpt-4o: price version 2: in 2,500 / out 12,000" in dry.stdout
     assert "dry run: 2 new price version(s) would be added; nothing was written" in dry.stdout
     assert price_rows(db_file) == seeded
 

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from ledger.amounts import credits
 from ledger.service import Ledger
 from tests.conftest import PRICES, seed
 from tests.hammer import (
@@ -35,9 +36,9 @@ from tests.hammer import (
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 THREADS = 32
-BALANCE = 2000
-AMOUNT = 7  # 2000 // 7 = 285 holds fit, with 5 credits left over
-MIXED_BALANCE = 100
+BALANCE = credits(2000)
+AMOUNT = credits(7)  # 2000 // 7 = 285 holds fit, with 5 credits left over
+MIXED_BALANCE = credits(100)
 MIXED_STEPS = 60
 BURSTS = 10
 
@@ -93,7 +94,7 @@ def test_same_key_bursts_do_the_work_once(hot: tuple[Ledger, str]) -> None:
     # All 32 threads send one identical reserve under one key at the same moment, BURSTS times:
     # the losers of each race fail on the key's primary key, and the ledger's retry replays them.
     book, url = hot
-    s = seed(book, 1000)
+    s = seed(book, credits(1000))
     target = Target(url, s.account_id, s.member_id)
     job = Bursts(BURSTS, threading.Barrier(THREADS))
 

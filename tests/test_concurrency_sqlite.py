@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from ledger.amounts import credits
 from ledger.service import Ledger
 from tests.conftest import PRICES, seed
 from tests.hammer import (
@@ -38,9 +39,9 @@ pytestmark = pytest.mark.slow
 
 THREADS = 16
 PROCESSES = 4
-BALANCE = 2000
-AMOUNT = 7  # 2000 // 7 = 285 holds fit, with 5 credits left over
-MIXED_BALANCE = 100
+BALANCE = credits(2000)
+AMOUNT = credits(7)  # 2000 // 7 = 285 holds fit, with 5 credits left over
+MIXED_BALANCE = credits(100)
 MIXED_STEPS = 60
 BURSTS = 10
 
@@ -104,7 +105,7 @@ def test_mixed_round_reconciles_exactly(hot: tuple[Ledger, str]) -> None:
 def test_same_key_bursts_do_the_work_once(hot: tuple[Ledger, str]) -> None:
     # All 20 workers send one identical reserve under one key at the same moment, BURSTS times.
     book, url = hot
-    s = seed(book, 1000)
+    s = seed(book, credits(1000))
     target = Target(url, s.account_id, s.member_id)
     job = Bursts(BURSTS, multiprocessing.get_context("spawn").Barrier(THREADS + PROCESSES))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from ledger.amounts import credits
 from ledger.service import Ledger
 from tests.conftest import seed
 from workbench.chat.conversations import Conversations, NotFound
@@ -24,13 +25,15 @@ def test_owner_lists_opens_renames_and_deletes(ledger: Ledger, store: Conversati
     second = store.create(s.member_id, s.workspace_id, "x" * 200, model="demo/chat")
     assert first.title == "Plan the offsite" and len(second.title) == 80
     store.add_message(s.member_id, first.id, "user", "hi")
-    store.add_message(s.member_id, first.id, "assistant", "hello", hold_id=7, credits=3)
+    store.add_message(
+        s.member_id, first.id, "assistant", "hello", hold_id=7, credits=credits("0.234")
+    )
     assert [c.id for c in store.for_user(s.member_id, s.workspace_id)] == [first.id, second.id]
     store.rename(s.member_id, second.id, "Renamed")
     assert store.get(s.member_id, second.id).title == "Renamed"
     assert [(m.role, m.content, m.credits) for m in store.messages(s.member_id, first.id)] == [
         ("user", "hi", None),
-        ("assistant", "hello", 3),
+        ("assistant", "hello", 234_000),  # micro-credits
     ]
     store.delete(s.member_id, first.id)
     assert [c.id for c in store.for_user(s.member_id, s.workspace_id)] == [second.id]

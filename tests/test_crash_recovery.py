@@ -27,6 +27,7 @@ import pytest
 import sqlalchemy as sa
 
 from ledger import db
+from ledger.amounts import credits
 from ledger.schema import grants, holds, idempotency_keys
 from ledger.service import Ledger
 from tests.conftest import PRICES, ROOT, seed
@@ -96,7 +97,7 @@ def test_kill_9_loop_leaves_a_sound_ledger(tmp_path: Path) -> None:
     url = f"sqlite:///{path}"
     book = Ledger.open(url)
     book.import_prices(PRICES)
-    s = seed(book, 5000)
+    s = seed(book, credits(5000))
     book.close()
     rng = random.Random(SEED)
 

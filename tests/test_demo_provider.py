@@ -8,6 +8,7 @@ import io
 
 from PIL import Image
 
+from ledger.amounts import credits
 from ledger.pricing import token_cost
 from ledger.service import Ledger
 from tests.fake_providers import FakeProvider
@@ -39,7 +40,7 @@ def test_images_are_pngs_of_the_requested_size() -> None:
 def test_with_no_keys_the_demo_is_offered_and_billed(
     make_harness: HarnessFactory, ledger: Ledger, fake_provider: FakeProvider
 ) -> None:
-    h = make_harness(5_000, openai_api_key=None, anthropic_api_key=None)
+    h = make_harness(credits(5_000), openai_api_key=None, anthropic_api_key=None)
     caller = h.caller
     assert [m.id for m in h.gateway.models("chat")] == ["demo/chat"]
     assert [m.id for m in h.gateway.models("image")] == ["demo/images"]
@@ -54,6 +55,7 @@ def test_with_no_keys_the_demo_is_offered_and_billed(
     assert usage.output_tokens == tokens.text_tokens("demo/chat", text)
     expected = token_cost(ledger.price("demo/chat"), usage.input_tokens, usage.output_tokens)
     assert turn.result.credits == expected >= 1
+    assert expected < credits(1)  # a short demo answer costs a fraction of a credit, exactly
     [row] = h.usage_rows()
     assert (row.provider, row.model, row.status, row.credits) == (
         "demo",
@@ -65,7 +67,7 @@ def test_with_no_keys_the_demo_is_offered_and_billed(
 
 
 def test_max_tokens_cuts_the_reply_short(make_harness: HarnessFactory) -> None:
-    h = make_harness(5_000)
+    h = make_harness(credits(5_000))
     turn = h.gateway.chat(h.caller, ask(QUESTION), key="demo-2", max_tokens=10)
     text = "".join(turn)
     assert 0 < tokens.text_tokens("demo/chat", text) <= 10

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from ledger.amounts import credits, format_credits
 from ledger.errors import CapExceeded, InsufficientCredits, LedgerError, RateLimited, UnpricedModel
 from ledger.schema import idempotency_keys
 from ledger.service import Ledger
@@ -82,9 +83,9 @@ def refuse(call: Callable[[], object], error: type[LedgerError]) -> LedgerError:
 def test_insufficient_credits_for_a_chat_is_refused_and_recorded(
     make_harness: HarnessFactory,
 ) -> None:
-    h = make_harness(1, "poor")
+    h = make_harness(credits(1), "poor")
     estimate = h.gateway.estimate_chat(ESSAY, model="openai/gpt-4o", max_tokens=16_000)
-    assert estimate.credits > 1
+    assert estimate.credits > credits(1)
 
     error = refuse(
         lambda: h.gateway.chat(
@@ -93,24 +94,25 @@ def test_insufficient_credits_for_a_chat_is_refused_and_recorded(
         InsufficientCredits,
     )
 
-    assert error.available == 1
+    assert error.available == credits(1)
     assert error.needed == estimate.credits
     assert error.account_id == h.caller.account_id
     assert error.replayed is False
-    assert error.message == f"not enough credits: 1 available, {estimate.credits:,} needed"
+    needed = format_credits(estimate.credits, exact=True)  # every decimal, in credits
+    assert error.message == f"not enough credits: 1 available, {needed} needed"
     [row] = h.usage_rows()
     assert_refusal_recorded(h, row, error, key="poor-1", model="openai/gpt-4o", provider="openai")
     assert h.holds() == []
-    assert h.available() == 1
+    assert h.available() == credits(1)
     assert h.fake.api_requests() == []
 
 
 def test_insufficient_credits_for_images_is_refused_and_recorded(
     make_harness: HarnessFactory,
 ) -> None:
-    h = make_harness(1, "poor")
+    h = make_harness(credits(1), "poor")
     estimate = h.gateway.estimate_images(model="openai/dall-e-3", size="1024x1792", quality="hd")
-    assert estimate.credits == 144
+    assert estimate.credits == credits(144)
 
     error = refuse(
         lambda: h.gateway.generate_images(
@@ -124,7 +126,7 @@ def test_insufficient_credits_for_images_is_refused_and_recorded(
         InsufficientCredits,
     )
 
-    assert (error.available, error.needed) == (1, 144)
+    assert (error.available, error.needed) == (credits(1), credits(144))
     [row] = h.usage_rows()
     assert_refusal_recorded(
         h,
@@ -142,7 +144,7 @@ def test_insufficient_credits_for_images_is_refused_and_recorded(
 def test_a_stored_refusal_is_replayed_without_a_second_row(
     make_harness: HarnessFactory, ledger: Ledger
 ) -> None:
-    h = make_harness(1, "poor")
+    h = make_harness(credits(1), "poor")
 
     def ask_for_an_essay() -> object:
         return h.gateway.chat(
@@ -164,9 +166,9 @@ def test_a_stored_refusal_is_replayed_without_a_second_row(
 
     # The refusal was decided by the balance at the time: credits added later do not change
     # what that request was told, but a new request (a new key) gets through.
-    ledger.grant(h.caller.account_id, 5_000, kind="paid", key="top-up")
+    ledger.grant(h.caller.account_id, credits(5_000), kind="paid", key="top-up")
     still = refuse(ask_for_an_essay, InsufficientCredits)
-    assert still.replayed is True and still.available == 1
+    assert still.replayed is True and still.available == credits(1)
     assert len(h.usage_rows()) == 1
     assert h.holds() == []
     assert h.fake.api_requests() == []
@@ -185,9 +187,9 @@ def test_a_members_monthly_cap_is_refused_and_recorded(
     make_harness: HarnessFactory, ledger: Ledger
 ) -> None:
     h = make_harness()
-    ledger.set_monthly_cap(h.caller.workspace_id, h.caller.user_id, 10)
+    ledger.set_monthly_cap(h.caller.workspace_id, h.caller.user_id, credits(10))
     estimate = h.gateway.estimate_chat(ESSAY, model="openai/gpt-4o", max_tokens=2_000)
-    assert estimate.credits > 10
+    assert estimate.credits > credits(10)
     before = h.available()
 
     def ask_for_an_essay() -> object:
@@ -195,10 +197,11 @@ def test_a_members_monthly_cap_is_refused_and_recorded(
 
     error = refuse(ask_for_an_essay, CapExceeded)
 
-    assert (error.cap, error.used, error.needed) == (10, 0, estimate.credits)
+    assert (error.cap, error.used, error.needed) == (credits(10), 0, estimate.credits)
     assert error.user_id == h.caller.user_id
     assert "monthly spending cap reached" in error.message
-    assert f"0 of 10 credits used this month, {estimate.credits:,} more needed" in error.message
+    needed = format_credits(estimate.credits, exact=True)
+    assert f"0 of 10 credits used this month, {needed} more needed" in error.message
     [row] = h.usage_rows()
     assert_refusal_recorded(h, row, error, key="cap-1", model="openai/gpt-4o", provider="openai")
     assert h.holds() == []

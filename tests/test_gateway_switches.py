@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from ledger.amounts import credits
 from ledger.service import Ledger
 from tests.gateway_harness import ROOT, Harness, HarnessFactory, ask
 from workbench.gateway.caches import PRICE_CACHE_S, SWITCH_CACHE_S
@@ -248,8 +249,8 @@ def test_a_price_change_is_honoured_within_5_s(
     h.ledger.set_price(
         "demo/chat",
         feature_key=CHAT_FEATURE,
-        input_per_mtok=100_000,
-        output_per_mtok=400_000,
+        input_per_mtok=credits(100_000),
+        output_per_mtok=credits(400_000),
         actor_user_id=operator,
     )
     tick.advance(PRICE_CACHE_S - 0.1)

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 
+from ledger.amounts import credits
 from ledger.pricing import token_cost
 from ledger.service import Ledger
 from tests.conftest import FakeClock
@@ -32,7 +33,9 @@ def test_the_default_hold_ttl() -> None:
 def test_holds_are_reserved_with_the_derived_ttl_and_rate_window(
     make_harness: HarnessFactory, clock: FakeClock
 ) -> None:
-    h = make_harness(5_000, provider_timeout_s=30, provider_max_retries=1, rate_limit_concurrent=2)
+    h = make_harness(
+        credits(5_000), provider_timeout_s=30, provider_max_retries=1, rate_limit_concurrent=2
+    )
     turn = h.gateway.chat(h.caller, ask("hi"), key="ttl-1", model="openai/gpt-4o-mini")
     assert turn.hold is not None
     assert turn.hold.expires_at - turn.hold.created_at == Timing(30, 1).hold_ttl
@@ -47,7 +50,7 @@ def test_a_stream_past_its_deadline_is_stopped_and_charged_for_what_arrived(
 ) -> None:
     # Each chunk arrives well within the per-read timeout, but the whole reply would take 6 s
     # against a 0.4 s deadline (one attempt, no retries).
-    h = make_harness(5_000, provider_timeout_s=0.4, provider_max_retries=0)
+    h = make_harness(credits(5_000), provider_timeout_s=0.4, provider_max_retries=0)
     fake_provider.program(slow_stream(0.1, reply_words=60))
     turn = h.gateway.chat(h.caller, ask("a long story"), key="late-1", model="openai/gpt-4o-mini")
 

@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from ledger import db, hotpath
+from ledger.amounts import credits
 from ledger.grants import _OPEN
 from ledger.holds import _CAPTURE_FACTS, _RESERVE_FACTS
 from ledger.idempotency import _RECORD
@@ -28,11 +29,11 @@ def book(sqlite_url: str) -> Iterator[Ledger]:
 
 @pytest.fixture
 def s(book: Ledger) -> Seed:
-    return seed(book, 500)
+    return seed(book, credits(500))
 
 
 def test_rows_match_sqlalchemy_rows(book: Ledger, s: Seed) -> None:
-    hold_id = reserve(book, s, 10, "r1")
+    hold_id = reserve(book, s, credits(10), "r1")
     cases: list[tuple[hotpath.HotStatement, dict[str, Any]]] = [
         (
             _RESERVE_FACTS,
@@ -55,7 +56,7 @@ def test_rows_match_sqlalchemy_rows(book: Ledger, s: Seed) -> None:
     with db.write_transaction(book.engine) as conn:
         row = _CAPTURE_FACTS.first(conn, {"hold_id": hold_id, "idem_key": "x"})
     assert isinstance(row.created_at, datetime) and row.created_at.tzinfo is not None
-    assert row.status == "pending" and row.amount == 10
+    assert row.status == "pending" and row.amount == credits(10)
 
 
 def test_driver_errors_become_sqlalchemy_errors(book: Ledger, s: Seed) -> None:
@@ -81,11 +82,11 @@ def test_cursor_events_fire_only_when_tracing(book: Ledger, s: Seed) -> None:
         seen.append(statement.split(maxsplit=1)[0] + " " + statement.split()[2])
 
     sa.event.listen(book.engine, "before_cursor_execute", listener)
-    reserve(book, s, 10, "quiet")
+    reserve(book, s, credits(10), "quiet")
     assert not any(line.startswith("INSERT holds") for line in seen)
     hotpath.trace_cursor_events(True)
     try:
-        reserve(book, s, 10, "traced")
+        reserve(book, s, credits(10), "traced")
     finally:
         hotpath.trace_cursor_events(False)
     assert "INSERT holds" in seen

@@ -34,6 +34,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from ledger.amounts import credits
 from ledger.errors import (
     CapExceeded,
     CaptureExceedsHold,
@@ -51,7 +52,7 @@ from ledger.service import AdjustmentOutcome, GrantOutcome, HoldOutcome, Ledger
 from tests.conftest import PRICES, FakeClock, drop_postgres_database, new_postgres_database, seed
 
 START = datetime(2026, 3, 31, 23, 0, tzinfo=UTC)  # the month ends 60 minutes in
-CAP = 250
+CAP = credits(250)
 DEFAULT_TTL = timedelta(minutes=15)
 KINDS = ("paid", "plan", "promo", "adjustment")
 # The documented default order: promo, plan, adjustment, paid. The numbers matter once a grant
@@ -61,6 +62,13 @@ FEATURES = (("ai_text_chat", "demo/chat"), ("ai_image_generation", "demo/images"
 REASONS = ("user cancelled", "provider error", "  timed out  ")
 
 Refusal = tuple[type[LedgerError], dict[str, Any]]
+
+
+def amounts(least: int, most: int) -> st.SearchStrategy[int]:
+    """Amounts up to ``most`` credits, as micro-credits: whole credits from ``least``, or any
+    number of micro-credits (fractions of a credit included) from ``least`` or one micro-credit."""
+    low = credits(least) if least <= 0 else 1
+    return st.integers(least, most).map(credits) | st.integers(low, credits(most))
 
 
 # --- the reference model ----------------------------------------------------------------------
@@ -252,8 +260,8 @@ class LedgerMachine(RuleBasedStateMachine):
     # --- money in ------------------------------------------------------------------------------
 
     @initialize(
-        paid=st.integers(0, 600),
-        promo=st.integers(0, 300),
+        paid=amounts(0, 600),
+        promo=amounts(0, 300),
         promo_expires_in=st.sampled_from([5, 15, 20, 60]),
     )
     def fund(self, paid: int, promo: int, promo_expires_in: int) -> None:
@@ -284,7 +292,7 @@ class LedgerMachine(RuleBasedStateMachine):
 
     @rule(
         kind=st.sampled_from(KINDS),
-        amount=st.integers(1, 500),
+        amount=amounts(1, 500),
         expires_in=st.none() | st.sampled_from([1, 5, 15, 30]) | st.integers(1, 360),
         priority=st.none() | st.sampled_from([0, 9, 10, 20, 25, 30, 40, 50]),
     )
@@ -292,7 +300,7 @@ class LedgerMachine(RuleBasedStateMachine):
         expires_at = None if expires_in is None else self.now + timedelta(minutes=expires_in)
         self.do_grant(amount, kind, expires_at, priority, self.new_key("grant"))
 
-    @rule(kind=st.sampled_from(KINDS), minutes_ago=st.integers(0, 30), amount=st.integers(1, 200))
+    @rule(kind=st.sampled_from(KINDS), minutes_ago=st.integers(0, 30), amount=amounts(1, 200))
     def grant_already_expired(self, kind: str, minutes_ago: int, amount: int) -> None:
         """Refused as bad input: nothing is written, not even the key, which stays free."""
         key = self.new_key("grant")
@@ -301,7 +309,7 @@ class LedgerMachine(RuleBasedStateMachine):
             self.book.grant(self.account, amount, kind=kind, key=key, expires_at=expires_at)
         self.do_grant(amount, kind, None, None, key)
 
-    @rule(delta=st.integers(-300, 300).filter(bool), take_all=st.booleans())
+    @rule(delta=amounts(-300, 300).filter(bool), take_all=st.booleans())
     def adjust(self, delta: int, take_all: bool) -> None:
         """An admin's correction: in (an ``adjustment`` grant) or out (spend order, available
         only, after the due grant expiry)."""
@@ -346,7 +354,7 @@ class LedgerMachine(RuleBasedStateMachine):
 
     @rule(
         who=st.sampled_from(["admin", "member", "capped", "capped"]),
-        amount=st.integers(1, 200),
+        amount=amounts(1, 200),
         edge=st.sampled_from([None, None, "available", "available+1", "cap", "cap+1"]),
         ttl=st.none() | st.sampled_from([1, 2, 5]) | st.integers(1, 90),
         feature=st.sampled_from(FEATURES),
@@ -443,7 +451,7 @@ class LedgerMachine(RuleBasedStateMachine):
         elif how == "partial" and hold.amount > 1:
             amount = data.draw(st.integers(1, hold.amount - 1), label="partial")
         elif how == "over":
-            amount = hold.amount + data.draw(st.integers(1, 50), label="extra")
+            amount = hold.amount + data.draw(amounts(1, 50), label="extra")
         else:
             amount = hold.amount
         self.model.settle(now)

@@ -11,6 +11,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from ledger import db
+from ledger.amounts import credits
 from ledger.schema import metadata
 from ledger.service import Ledger
 from tests.conftest import PRICES, seed
@@ -32,11 +33,11 @@ def test_schema_matches_the_tables_the_code_uses(db_url: str) -> None:
 def test_reopening_upgrades_in_place_and_keeps_data(db_url: str) -> None:
     first = Ledger.open(db_url)
     first.import_prices(PRICES)
-    s = seed(first, 321)
+    s = seed(first, credits(321))
     first.close()
     again = Ledger.open(db_url)  # migrates again on start-up: a no-op at head
     assert db.current_revision(again.engine) == head()
-    assert again.balance(s.account_id).balance == 321
+    assert again.balance(s.account_id).balance == credits(321)
     assert again.verify() == []
     again.close()
 

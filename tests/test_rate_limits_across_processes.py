@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from ledger.amounts import credits
 from ledger.errors import RateLimited
 from ledger.ratelimits import RateLimits
 from ledger.schema import holds
@@ -51,7 +52,7 @@ def reserve_many(
                         user_id=user_id,
                         feature_key="ai_text_chat",
                         model="demo/chat",
-                        amount=1,
+                        amount=credits(1),
                         key=f"proc{worker}-call{n}",
                         limits=limits,
                     )
@@ -106,7 +107,7 @@ def shared(db_url: str) -> Iterator[tuple[Ledger, str, int, int]]:
 
     book = Ledger.open(db_url)
     book.import_prices(PRICES)
-    s = seed(book, 1000)
+    s = seed(book, credits(1000))
     yield book, db_url, s.account_id, s.member_id
     book.close()
 
@@ -130,7 +131,7 @@ def test_the_per_minute_limit_holds_across_processes(
     assert kinds == {"ok": 10, "RateLimited:per_minute": PROCESSES * CALLS_EACH - 10}
     made = user_holds(book, user_id)
     assert sorted(h.id for h in made) == sorted(o[1] for o in outcomes if o[0] == "ok")
-    assert book.balance(account_id).held == 10
+    assert book.balance(account_id).held == credits(10)  # ten holds of one credit
     assert book.verify() == []
 
 
@@ -148,5 +149,5 @@ def test_the_concurrency_limit_holds_across_processes(
     assert kinds == {"ok": 3, "RateLimited:concurrent": PROCESSES * CALLS_EACH - 3}
     made = user_holds(book, user_id)
     assert len(made) == 3 and {h.status for h in made} == {"pending"}
-    assert book.balance(account_id).held == 3
+    assert book.balance(account_id).held == credits(3)
     assert book.verify() == []

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from ledger.amounts import credits
 from ledger.service import Ledger
 from tests.conftest import seed
 from workbench.bootstrap import Services, open_services
@@ -52,7 +53,7 @@ def fake_streamlit(
 @pytest.fixture
 def people(tmp_path: Path) -> tuple[Path, int]:
     book = Ledger.open(f"sqlite:///{tmp_path / 'app.db'}")
-    s = seed(book, 100, "team")
+    s = seed(book, credits(100), "team")
     book.create_user("loner")  # a user in no workspace
     book.close()
     return tmp_path, s.member_id

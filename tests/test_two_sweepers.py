@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import threading
 
+from ledger.amounts import credits
 from ledger.service import Ledger, SweepReport
 from tests.conftest import FakeClock, Seed, reserve
 
 
 def test_two_sweepers_expire_each_hold_once(ledger: Ledger, seeded: Seed, clock: FakeClock) -> None:
-    holds = [reserve(ledger, seeded, 10, f"r{i}") for i in range(40)]
+    holds = [reserve(ledger, seeded, credits(10), f"r{i}") for i in range(40)]
     clock.advance(hours=1)
     reports: list[SweepReport] = []
     barrier = threading.Barrier(2)

@@ -3,11 +3,13 @@ code's description of them, and cascade only where a row means nothing without i
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from ledger import db
+from ledger.amounts import credits
 from ledger.service import Ledger
 from tests.conftest import seed
 from workbench.chat.conversations import Conversations
@@ -26,7 +28,7 @@ def test_app_tables_match_the_code(db_url: str) -> None:
         context = MigrationContext.configure(conn, opts={"include_object": _ours})
         assert compare_metadata(context, app_schema.metadata) == []
         versions = conn.execute(sa.text("SELECT version_num FROM workbench_alembic_version"))
-        assert versions.scalar_one() == "a001"
+        assert versions.scalar_one() == "a002"
     app_schema.migrate(engine)  # again: nothing to do
     engine.dispose()
 
@@ -40,3 +42,33 @@ def test_deleting_a_conversation_deletes_its_messages(ledger: Ledger) -> None:
     store.delete(s.member_id, conversation.id)
     with ledger.engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM messages")).scalar_one() == 0
+
+
+def test_a002_keeps_what_replies_cost_in_micro_credits(db_url: str) -> None:
+    """Messages saved when costs were whole credits are converted in place, and back."""
+    engine = db.create_engine(db_url)
+    db.migrate(engine)
+    db.migrate(engine, "a001", location=app_schema.MIGRATIONS)
+    book = Ledger(engine)
+    s = seed(book, 0)
+    store = Conversations(engine)
+    conversation = store.create(s.member_id, s.workspace_id, "costs")
+    store.add_message(s.member_id, conversation.id, "user", "hi")
+    store.add_message(s.member_id, conversation.id, "assistant", "one", hold_id=1, credits=3)
+    store.add_message(s.member_id, conversation.id, "assistant", "two", hold_id=2, credits=0)
+
+    app_schema.migrate(engine)
+    saved = [m.credits for m in store.messages(s.member_id, conversation.id)]
+    assert saved == [None, credits(3), 0]
+
+    db.migrate_down(engine, "a001", location=app_schema.MIGRATIONS)
+    assert [m.credits for m in store.messages(s.member_id, conversation.id)] == [None, 3, 0]
+    app_schema.migrate(engine)
+    store.add_message(
+        s.member_id, conversation.id, "assistant", "three", hold_id=3, credits=credits("0.234")
+    )
+    with pytest.raises(RuntimeError, match="not a whole credit"):
+        db.migrate_down(engine, "a001", location=app_schema.MIGRATIONS)
+    saved = [m.credits for m in store.messages(s.member_id, conversation.id)]
+    assert saved == [None, credits(3), 0, 234_000]
+    engine.dispose()

@@ -3,6 +3,7 @@ workspaces, each seen only from its own side."""
 
 from __future__ import annotations
 
+from ledger.amounts import credits
 from ledger.service import Ledger
 
 
@@ -12,11 +13,11 @@ def test_members_and_memberships_mirror_each_other(ledger: Ledger) -> None:
     zoe = ledger.create_user("zoe", "Zoe")
     al = ledger.create_user("al", "Al")
     ledger.add_member(acme.id, zoe.id, "admin")
-    ledger.add_member(acme.id, al.id, "member", monthly_cap=500)
+    ledger.add_member(acme.id, al.id, "member", monthly_cap=credits(500))
     ledger.add_member(beta.id, al.id, "admin")
 
     assert [(u.username, m.role, m.monthly_cap) for u, m in ledger.members_of(acme.id)] == [
-        ("al", "member", 500),
+        ("al", "member", credits(500)),
         ("zoe", "admin", None),
     ]
     assert [(u.username, m.role) for u, m in ledger.members_of(beta.id)] == [("al", "admin")]

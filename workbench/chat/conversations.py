@@ -37,7 +37,7 @@ class Message:
     content: str
     model: str | None
     status: str | None
-    credits: int | None
+    credits: int | None  # micro-credits
 
 
 class NotFound(InvalidRequest):

@@ -16,7 +16,8 @@ from typing import Any, TypeVar
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
-from ledger.errors import LedgerError
+from ledger.amounts import parse_credits
+from ledger.errors import InvalidAmount, LedgerError
 from ledger.service import Ledger
 from workbench.config import Settings
 from workbench.db.ledger_access import open_ledger
@@ -87,3 +88,24 @@ class WholeNumber(click.ParamType[int]):
 
 
 WHOLE_NUMBER = WholeNumber()
+
+
+class Credits(click.ParamType[int]):
+    """An amount of credits as a person types it ("5", "0.25", "1,000.5"), in micro-credits,
+    more than zero."""
+
+    name = "credits"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            return value
+        try:
+            micros = parse_credits(str(value))
+        except InvalidAmount as error:
+            self.fail(error.message, param, ctx)
+        if micros <= 0:
+            self.fail(f"{value!r} must be more than zero credits", param, ctx)
+        return micros
+
+
+CREDITS = Credits()

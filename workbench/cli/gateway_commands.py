@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from ledger.amounts import credits_text, format_credits
 from ledger.service import Ledger
 from workbench.cli.common import WHOLE_NUMBER, with_ledger
 from workbench.config import Settings
@@ -98,7 +99,9 @@ def chat(
         estimate = gateway.estimate_chat(messages, **options)
         if estimate.notice:
             print(f"note: {estimate.notice}", file=sys.stderr)
-        print(f"{estimate.model.name}: about {estimate.credits:,} credit(s) held", file=sys.stderr)
+        print(
+            f"{estimate.model.name}: about {credits_text(estimate.credits)} held", file=sys.stderr
+        )
         turn = gateway.chat(caller, messages, key=key or f"cli-{uuid.uuid4().hex}", **options)
         for piece in turn:
             print(piece, end="", flush=True)
@@ -106,8 +109,8 @@ def chat(
         result = turn.result
         assert result is not None
         print(
-            f"{result.status}: {result.credits:,} credits for {result.usage.input_tokens:,} tokens"
-            f" in and {result.usage.output_tokens:,} out"
+            f"{result.status}: {credits_text(result.credits)} for {result.usage.input_tokens:,} "
+            f"tokens in and {result.usage.output_tokens:,} out"
             + (" (replayed)" if result.replayed else ""),
             file=sys.stderr,
         )
@@ -147,7 +150,8 @@ def image(
         for picture in result.images:
             print(picture.path)
         print(
-            f"{result.status}: {result.credits:,} credits; {result.message or ''}", file=sys.stderr
+            f"{result.status}: {credits_text(result.credits)}; {result.message or ''}",
+            file=sys.stderr,
         )
 
     with_gateway(work)
@@ -166,7 +170,8 @@ def usage(workspace: str, limit: int) -> None:
             tokens = f"{row.input_tokens}+{row.output_tokens} tok" if not row.images else ""
             images = f"{row.images} img" if row.images else ""
             print(
-                f"{when} {row.status:9} {row.model:28} {row.credits:>6} cr {tokens}{images}"
+                f"{when} {row.status:9} {row.model:28} {format_credits(row.credits):>10} cr "
+                f"{tokens}{images}"
                 f" {row.latency_ms or 0} ms {row.error_type or ''}"
             )
 

@@ -7,14 +7,15 @@ from datetime import UTC, datetime, timedelta
 
 import click
 
+from ledger.amounts import credits, credits_text, format_credits
 from ledger.schema import ENTRY_KINDS, GRANT_KINDS
 from ledger.service import Ledger
-from workbench.cli.common import WHOLE_NUMBER, with_ledger
+from workbench.cli.common import CREDITS, WHOLE_NUMBER, with_ledger
 from workbench.config import Settings
 from workbench.db.migrate import revisions
 
 DEMO_WORKSPACE = "demo"
-DEMO_CREDITS = 50_000
+DEMO_CREDITS = credits(50_000)
 
 
 @click.group("ledger")
@@ -50,16 +51,14 @@ def seed_demo(book: Ledger, slug: str = DEMO_WORKSPACE, credits: int = DEMO_CRED
     )
     print(
         f"seeded workspace {workspace.slug!r} (admin: 'admin', member: 'member') "
-        f"with {credits:,} promo credits"
+        f"with {format_credits(credits)} promo credits"
     )
 
 
 @group.command()
 @click.option("--if-empty", is_flag=True, help="Do nothing if workspaces exist.")
 @click.option("--workspace", default=DEMO_WORKSPACE, show_default=True, help="Workspace slug.")
-@click.option(
-    "--credits", type=WHOLE_NUMBER, default=DEMO_CREDITS, show_default=True, help="Promo credits."
-)
+@click.option("--credits", type=CREDITS, default=DEMO_CREDITS, help="Promo credits (50,000).")
 def seed(if_empty: bool, workspace: str, credits: int) -> None:
     """Create a demo workspace with an admin, a member and credits."""
 
@@ -74,7 +73,7 @@ def seed(if_empty: bool, workspace: str, credits: int) -> None:
 
 @group.command()
 @click.argument("workspace")
-@click.argument("amount", type=WHOLE_NUMBER)
+@click.argument("amount", type=CREDITS)
 @click.option(
     "--kind",
     type=click.Choice(GRANT_KINDS),
@@ -95,7 +94,7 @@ def grant(
     by: str | None,
     key: str | None,
 ) -> None:
-    """Put AMOUNT credits into WORKSPACE's account."""
+    """Put AMOUNT credits into WORKSPACE's account (e.g. 500, 0.25 or 1,000.5)."""
 
     def work(book: Ledger, _config: Settings) -> None:
         account = book.workspace(workspace)
@@ -111,7 +110,8 @@ def grant(
             reason=reason,
         )
         note = " (already done earlier with this key)" if outcome.replayed else ""
-        print(f"granted {outcome.amount:,} {outcome.kind} credits to {account.slug}{note}")
+        amount_shown = format_credits(outcome.amount, exact=True)
+        print(f"granted {amount_shown} {outcome.kind} credits to {account.slug}{note}")
         show_balance(book, workspace)
 
     with_ledger(work)
@@ -121,8 +121,8 @@ def show_balance(book: Ledger, slug: str) -> None:
     workspace = book.workspace(slug)
     balance = book.balance(workspace.account_id)
     print(
-        f"{workspace.slug}: {balance.available:,} available, {balance.held:,} held, "
-        f"{balance.balance:,} total"
+        f"{workspace.slug}: {format_credits(balance.available)} available, "
+        f"{format_credits(balance.held)} held, {credits_text(balance.balance)} total"
     )
 
 
@@ -152,11 +152,17 @@ def history(workspace: str, kind: str | None, limit: int, before_id: int | None)
             ref = f"hold {line.hold_id}" if line.hold_id else f"grant {line.grant_id}"
             print(
                 f"{line.id:>8}  {line.created_at:%Y-%m-%d %H:%M:%S}Z  {line.kind:<10} "
-                f"{line.balance_delta:>+12,} {line.held_delta:>+12,} held  {ref:<12} "
+                f"{_signed(line.balance_delta):>15} {_signed(line.held_delta):>15} held  {ref:<12} "
                 f"{line.reason or ''}"
             )
 
     with_ledger(work)
+
+
+def _signed(micros: int) -> str:
+    """A journal line's change in credits, every decimal shown: "+5,000", "-0.234", "0"."""
+    shown = format_credits(micros, exact=True)
+    return f"+{shown}" if micros > 0 else shown
 
 
 @group.command()
@@ -167,8 +173,9 @@ def sweep(limit: int) -> None:
     def work(book: Ledger, _config: Settings) -> None:
         report = book.sweep(limit=limit)
         print(
-            f"expired {report.holds_expired} hold(s) and {report.grant_credits_expired:,} grant "
-            f"credit(s) across {report.accounts_swept} account(s)"
+            f"expired {report.holds_expired} hold(s) and "
+            f"{format_credits(report.grant_credits_expired)} grant credit(s) across "
+            f"{report.accounts_swept} account(s)"
         )
 
     with_ledger(work)
@@ -197,8 +204,8 @@ def show_status(book: Ledger) -> None:
     for workspace in book.workspaces():
         balance = book.balance(workspace.account_id)
         print(
-            f"  workspace {workspace.slug!r}: {balance.available:,} credits available, "
-            f"{balance.held:,} held"
+            f"  workspace {workspace.slug!r}: {credits_text(balance.available)} available, "
+            f"{format_credits(balance.held)} held"
         )
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from ledger.amounts import format_credits
 from ledger.service import Ledger
 from workbench.cli.common import with_ledger
 from workbench.config import Settings
@@ -24,12 +25,15 @@ def list_prices() -> None:
         for price in book.priced_models():
             if price.images:
                 terms = ", ".join(
-                    f"{size}/{quality} {credits:,}"
-                    for (size, quality), credits in sorted(price.images.items())
+                    f"{size}/{quality} {format_credits(micros)}"
+                    for (size, quality), micros in sorted(price.images.items())
                 )
                 unit = "credits per image"
             else:
-                terms = f"in {price.input_per_mtok:,}, out {price.output_per_mtok:,}"
+                terms = (
+                    f"in {format_credits(price.input_per_mtok or 0)}, "
+                    f"out {format_credits(price.output_per_mtok or 0)}"
+                )
                 unit = "credits per million tokens"
             print(f"{price.model:32} v{price.version}  {terms} ({unit})")
 

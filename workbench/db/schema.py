@@ -66,6 +66,7 @@ messages = sa.Table(
     # The hold that paid for an assistant message (the usage row says what it cost).
     sa.Column("hold_id", sa.Integer, nullable=True),
     sa.Column("status", sa.String(16), nullable=True),
+    # What the reply cost, in micro-credits (1 credit = 1,000,000; see ledger.amounts).
     sa.Column("credits", sa.BigInteger, nullable=True),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.CheckConstraint("role IN ('user', 'assistant')", name="role"),

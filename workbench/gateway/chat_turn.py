@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from ledger.amounts import format_credits
 from ledger.holds import Hold
 from ledger.pricing import token_cost
 from ledger.statuses import ProviderOutcome, UsageStatus
@@ -206,7 +207,7 @@ class ChatTurn:
             hold.id,
             usage.input_tokens,
             usage.output_tokens,
-            captured.captured,
+            format_credits(captured.captured or 0, exact=True),
         )
         return ChatResult(
             outcome,

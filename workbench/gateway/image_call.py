@@ -9,6 +9,7 @@ import time
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from ledger.amounts import format_credits
 from ledger.holds import Hold
 from ledger.pricing import image_cost
 from ledger.statuses import UsageStatus
@@ -95,7 +96,7 @@ def run_images(
         hold.id,
         len(stored),
         call.n,
-        captured.captured,
+        format_credits(captured.captured or 0, exact=True),
         latency,
     )
     short = len(stored) < call.n

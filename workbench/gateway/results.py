@@ -15,11 +15,12 @@ Status = UsageStatus  # how a call ended: the usage row's status
 
 @dataclass(frozen=True)
 class Estimate:
-    """What a request will hold (its most possible cost), shown as "about N credits"."""
+    """What a request will hold (its most possible cost), in micro-credits; shown as "about
+    0.41 credits"."""
 
     model: ModelEntry
     notice: str | None
-    credits: int
+    credits: int  # micro-credits
     price_version: int | None
     prompt_tokens: int = 0
     max_tokens: int = 0
@@ -33,7 +34,7 @@ class ChatResult:
     status: Status
     text: str
     usage: Usage
-    credits: int
+    credits: int  # micro-credits, charged
     hold_id: int
     model: ModelEntry
     notice: str | None = None
@@ -47,7 +48,7 @@ class ImageResult:
     status: Status
     images: list[StoredImage]
     requested: int
-    credits: int
+    credits: int  # micro-credits, charged
     hold_id: int
     model: ModelEntry
     notice: str | None = None

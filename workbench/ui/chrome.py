@@ -8,6 +8,7 @@ import secrets
 
 import streamlit as st
 
+from ledger.amounts import format_credits
 from workbench.bootstrap import Services
 from workbench.gateway.errors import FeatureDisabled
 from workbench.ui.messages import concerns_credits, explain
@@ -100,8 +101,8 @@ def balance_panel(svc: Services, account_id: int) -> None:
     @st.fragment(run_every=svc.config.balance_refresh_s)
     def _balance() -> None:
         balance = svc.ledger.balance(account_id)
-        st.metric("Credits available", f"{balance.available:,}")
+        st.metric("Credits available", format_credits(balance.available))
         if balance.held:
-            st.caption(f"{balance.held:,} held for calls in progress")
+            st.caption(f"{format_credits(balance.held)} held for calls in progress")
 
     _balance()

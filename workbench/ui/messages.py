@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ledger.amounts import credits_text, format_credits
 from ledger.errors import (
     CapExceeded,
     IdempotencyConflict,
@@ -15,14 +16,16 @@ from workbench.gateway.errors import FeatureDisabled, GatewayError
 
 def explain(error: Exception) -> str:
     if isinstance(error, InsufficientCredits):
+        needed, available = _two(error.needed, error.available)
         return (
-            f"Not enough credits: this needs about {error.needed:,} and your workspace has "
-            f"{error.available:,} available. Nothing was charged."
+            f"Not enough credits: this needs about {needed} and your workspace has "
+            f"{available} available. Nothing was charged."
         )
     if isinstance(error, CapExceeded):
+        cap, used = _two(error.cap, error.used)
         return (
-            f"This would pass your monthly spending cap of {error.cap:,} credits "
-            f"({error.used:,} used so far). Nothing was charged."
+            f"This would pass your monthly spending cap of {cap} credits "
+            f"({used} used so far). Nothing was charged."
         )
     if isinstance(error, RateLimited):
         return (
@@ -46,6 +49,14 @@ def concerns_credits(error: Exception) -> bool:
     return isinstance(error, InsufficientCredits | CapExceeded | RateLimited)
 
 
-def credits(amount: int) -> str:
-    """``1 credit``, ``1,250 credits``."""
-    return f"{amount:,} credit{'' if amount == 1 else 's'}"
+def credits(micros: int) -> str:
+    """An amount of micro-credits in credits, with its unit: ``1 credit``, ``0.234 credits``,
+    ``1,250 credits``."""
+    return credits_text(micros)
+
+
+def _two(first: int, second: int) -> tuple[str, str]:
+    """Two amounts (micro-credits) to compare in one sentence: shown with every decimal when
+    the usual rounding would make different amounts read the same."""
+    exact = first != second and format_credits(first) == format_credits(second)
+    return format_credits(first, exact=exact), format_credits(second, exact=exact)

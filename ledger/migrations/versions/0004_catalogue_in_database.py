@@ -6,7 +6,7 @@ Additive: an existing database upgrades in place; its price versions keep NULL a
 does: a change is a new row.
 
 Revision ID: 0004
-Revises: 0002 (re-chained after 0003 when the micro-credit migration is merged)
+Revises: 0003
 Create Date: 2026-11-26
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004"
-down_revision = "0002"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
