@@ -25,7 +25,6 @@ from sqlalchemy.engine import Connection
 
 from ledger import journal
 from ledger.errors import InvalidInput
-from ledger.hotpath import HotStatement
 from ledger.journal import Entry
 from ledger.schema import GRANT_KINDS, accounts, grants
 
@@ -49,12 +48,12 @@ def spend_order(rows: Iterable[GrantRow], now: datetime) -> list[GrantRow]:
     return sorted(rows, key=key)
 
 
-_OPEN = HotStatement(
+_OPEN = (
     sa.select(grants.c.id, grants.c.remaining, grants.c.priority, grants.c.expires_at)
     .where(grants.c.account_id == sa.bindparam("account_id"), grants.c.remaining > 0)
     .with_for_update()
 )
-_TAKE = HotStatement(
+_TAKE = (
     grants.update()
     .where(grants.c.id == sa.bindparam("grant_id"))
     .values(remaining=grants.c.remaining - sa.bindparam("take"))
@@ -62,7 +61,7 @@ _TAKE = HotStatement(
 
 
 def open_grants(conn: Connection, account_id: int, now: datetime) -> list[GrantRow]:
-    rows = _OPEN.all(conn, {"account_id": account_id})
+    rows = conn.execute(_OPEN, {"account_id": account_id})
     return spend_order((GrantRow(r.id, r.remaining, r.priority, r.expires_at) for r in rows), now)
 
 
@@ -174,7 +173,7 @@ def consume(
         # Not an assert: it must hold under ``python -O`` too; the transaction rolls back.
         raise RuntimeError(f"account {account_id}: grants are {left} credits short of the balance")
     if takes:
-        _TAKE.execute(conn, takes)
+        conn.execute(_TAKE, takes)
     return lines
 
 
@@ -211,7 +210,7 @@ def expire_due(conn: Connection, account_id: int, held: int, now: datetime) -> i
         if grant.expires_at is not None and (next_expiry is None or grant.expires_at < next_expiry):
             next_expiry = grant.expires_at
     if takes:
-        _TAKE.execute(conn, takes)
+        conn.execute(_TAKE, takes)
         journal.append(conn, lines, now)
     conn.execute(
         accounts.update().where(accounts.c.id == account_id).values(next_grant_expiry=next_expiry)

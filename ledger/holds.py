@@ -12,8 +12,9 @@ land on credits the sweeper is entitled to release.
 Each operation starts with one SELECT that gathers everything it decides on (account with its row
 lock, membership and cap, current price, the idempotency key's stored outcome): reserve and capture
 are the hot path, and each statement is a large part of their cost. For the same reason a new
-hold's ``hold`` journal line is written by a database trigger on ``holds``, and the hot statements
-run through ``ledger.hotpath``.
+hold's ``hold`` journal line is written by a database trigger on ``holds``. The statements are
+built once, at import, with bind parameters, so SQLAlchemy compiles each once (its compiled cache)
+and every execution is an ordinary ``Connection.execute``.
 
 Functions here take a connection inside a write transaction; ``ledger.service`` opens it and
 records the idempotency key with the outcome.
@@ -43,7 +44,6 @@ from ledger.errors import (
     UnknownAccount,
     UnknownHold,
 )
-from ledger.hotpath import HotStatement
 from ledger.idempotency import KeyCheck, stored_columns
 from ledger.journal import Entry
 from ledger.schema import accounts as accounts_table
@@ -104,7 +104,7 @@ _LATEST_PRICE_ID = (
     .scalar_subquery()
 )
 
-_RESERVE_FACTS = HotStatement(
+_RESERVE_FACTS = (
     sa.select(
         accounts_table.c.id,
         accounts_table.c.balance,
@@ -131,8 +131,8 @@ _RESERVE_FACTS = HotStatement(
 )
 
 
-def _hold_facts(scope: str) -> HotStatement:
-    return HotStatement(
+def _hold_facts(scope: str) -> sa.Select[Any]:
+    return (
         sa.select(
             holds,
             accounts_table.c.balance,
@@ -167,11 +167,9 @@ _MONTH_SPEND = sa.select(
     holds.c.status.in_(("pending", "captured")),
 )
 
-_INSERT = HotStatement(
-    holds.insert().returning(holds.c.id), [c.name for c in holds.columns if c.name != "id"]
-)
+_INSERT = holds.insert().returning(holds.c.id)
 _READ = sa.select(holds).where(holds.c.id == sa.bindparam("hold_id"))
-_RESOLVE = HotStatement(
+_RESOLVE = (
     holds.update()
     .where(holds.c.id == sa.bindparam("hold_id"), holds.c.status == "pending")
     .values(
@@ -217,7 +215,7 @@ def reserve(
     now: datetime,
 ) -> Hold:
     params = {"account_id": account_id, "user_id": user_id, "model": model, "idem_key": check.key}
-    row = _RESERVE_FACTS.first(conn, params)
+    row = conn.execute(_RESERVE_FACTS, params).first()
     if row is None:
         raise UnknownAccount(f"no account with id {account_id!r}", account_id=account_id)
     check.raise_if_used(row.idem_hash, row.idem_outcome)
@@ -268,7 +266,7 @@ def reserve(
         "resolved_at": None,
     }
     # The database writes the hold's journal line (trigger ``holds_journal``), in this statement.
-    hold = Hold(id=_INSERT.scalar(conn, values), **values)
+    hold = Hold(id=conn.execute(_INSERT, values).scalar_one(), **values)
     return hold
 
 
@@ -282,14 +280,14 @@ def _raise_not_pending(hold: Hold) -> None:
 
 
 def _pending_hold(
-    conn: Connection, facts: HotStatement, check: KeyCheck, hold_id: int, now: datetime
+    conn: Connection, facts: sa.Select[Any], check: KeyCheck, hold_id: int, now: datetime
 ) -> Hold:
     """The hold, its account locked, its key checked and the account's due grant expiry done.
 
     On PostgreSQL the hold's columns may be a moment stale once the account lock is granted; that
     is safe because every transition is conditional on status = 'pending'.
     """
-    row = facts.first(conn, {"hold_id": hold_id, "idem_key": check.key})
+    row = conn.execute(facts, {"hold_id": hold_id, "idem_key": check.key}).first()
     if row is None:
         raise UnknownHold(f"no hold with id {hold_id!r}", hold_id=hold_id)
     check.raise_if_used(row.idem_hash, row.idem_outcome)
@@ -328,7 +326,7 @@ def _resolve(
         "reason": reason,
         "now": now,
     }
-    if _RESOLVE.rowcount(conn, params) != 1:
+    if conn.execute(_RESOLVE, params).rowcount != 1:
         _raise_not_pending(read(conn, hold.id))
 
 
@@ -399,7 +397,7 @@ def expire(conn: Connection, hold: Hold, now: datetime) -> bool:
         "reason": "hold expired",
         "now": now,
     }
-    if _RESOLVE.rowcount(conn, params) != 1:
+    if conn.execute(_RESOLVE, params).rowcount != 1:
         return False
     journal.append(
         conn,

@@ -20,7 +20,6 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ledger.errors import IdempotencyConflict, InvalidIdempotencyKey
-from ledger.hotpath import HotStatement
 from ledger.schema import idempotency_keys as keys_table
 
 # Printable, URL- and log-safe; long enough for "stripe:evt_…" or a UUID with a prefix.
@@ -29,7 +28,7 @@ _KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:\-]{0,199}")
 _LOOKUP = sa.select(keys_table.c.request_hash, keys_table.c.outcome).where(
     keys_table.c.scope == sa.bindparam("scope"), keys_table.c.key == sa.bindparam("key")
 )
-_RECORD = HotStatement(keys_table.insert(), [c.name for c in keys_table.columns])
+_RECORD = keys_table.insert()
 
 
 def check_key(key: object) -> str:
@@ -51,8 +50,8 @@ def request_hash(scope: str, params: Mapping[str, Any]) -> str:
 def record(conn: Connection, check: KeyCheck, outcome_json: str, now: datetime) -> None:
     """Store the outcome (JSON: ``{"ok": …}`` or ``{"error": …}``) with the key, in the
     transaction of the effect it describes."""
-    _RECORD.execute(
-        conn,
+    conn.execute(
+        _RECORD,
         {
             "scope": check.scope,
             "key": check.key,
