@@ -138,17 +138,23 @@ def consume(
     amount: int,
     now: datetime,
     entry: Entry,
+    known_open: Iterable[GrantRow] | None = None,
 ) -> list[Entry]:
     """Take ``amount`` from the account's grants in spend order; returns the journal lines to add.
 
     ``entry`` is the template of the lines (kind, hold, held delta on the first line...); each
     line gets the grant it drew on and its share of ``amount`` as a negative balance delta. The
     caller appends the lines, together with any others of the same operation, in one statement.
+    ``known_open``: the account's open grants as read in this transaction under the account lock,
+    if the caller has them (else they are read here).
     """
     left = amount
     lines: list[Entry] = []
     takes: list[dict[str, int]] = []
-    for grant in open_grants(conn, account_id, now):
+    ordered = (
+        open_grants(conn, account_id, now) if known_open is None else spend_order(known_open, now)
+    )
+    for grant in ordered:
         if left == 0:
             break
         take = min(grant.remaining, left)

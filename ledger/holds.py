@@ -44,9 +44,11 @@ from ledger.errors import (
     UnknownAccount,
     UnknownHold,
 )
+from ledger.grants import GrantRow
 from ledger.idempotency import KeyCheck, stored_columns
 from ledger.journal import Entry
 from ledger.schema import accounts as accounts_table
+from ledger.schema import grants as grants_table
 from ledger.schema import holds, memberships, price_versions
 
 
@@ -149,6 +151,21 @@ def _hold_facts(scope: str) -> sa.Select[Any]:
 _CAPTURE_FACTS = _hold_facts("capture")
 _RELEASE_FACTS = _hold_facts("release")
 
+# On SQLite a capture's facts also bring the account's open grants, one row per grant (none: one
+# row with NULLs): BEGIN IMMEDIATE has locked the whole database, so they are current. Not on
+# PostgreSQL: there a statement that waited for the account's row lock sees the other tables as
+# they were when it started (READ COMMITTED re-reads only the locked row), so the grants are read
+# by a statement of their own once the lock is held.
+_CAPTURE_FACTS_WITH_GRANTS = _CAPTURE_FACTS.add_columns(
+    grants_table.c.id.label("grant_id"),
+    grants_table.c.remaining.label("grant_remaining"),
+    grants_table.c.priority.label("grant_priority"),
+    grants_table.c.expires_at.label("grant_expires_at"),
+).outerjoin(
+    grants_table,
+    sa.and_(grants_table.c.account_id == holds.c.account_id, grants_table.c.remaining > 0),
+)
+
 _MONTH_SPEND = sa.select(
     sa.func.coalesce(
         sa.func.sum(
@@ -168,6 +185,12 @@ _MONTH_SPEND = sa.select(
 )
 
 _INSERT = holds.insert().returning(holds.c.id)
+# A new hold's columns that are not NULL (the others are left out of the INSERT: fewer binds).
+_INSERT_COLUMNS = tuple(
+    c.name
+    for c in holds.columns
+    if c.name not in ("id", "captured", "release_reason", "resolved_at")
+)
 _READ = sa.select(holds).where(holds.c.id == sa.bindparam("hold_id"))
 _RESOLVE = (
     holds.update()
@@ -266,8 +289,8 @@ def reserve(
         "resolved_at": None,
     }
     # The database writes the hold's journal line (trigger ``holds_journal``), in this statement.
-    hold = Hold(id=conn.execute(_INSERT, values).scalar_one(), **values)
-    return hold
+    hold_id = conn.execute(_INSERT, {name: values[name] for name in _INSERT_COLUMNS}).scalar_one()
+    return Hold(id=hold_id, **values)
 
 
 def _raise_not_pending(hold: Hold) -> None:
@@ -281,21 +304,30 @@ def _raise_not_pending(hold: Hold) -> None:
 
 def _pending_hold(
     conn: Connection, facts: sa.Select[Any], check: KeyCheck, hold_id: int, now: datetime
-) -> Hold:
+) -> tuple[Hold, list[GrantRow] | None]:
     """The hold, its account locked, its key checked and the account's due grant expiry done.
+
+    Also the account's open grants when ``facts`` brought them (``_CAPTURE_FACTS_WITH_GRANTS``)
+    and no grant expired since; else None: the caller reads them if it needs them.
 
     On PostgreSQL the hold's columns may be a moment stale once the account lock is granted; that
     is safe because every transition is conditional on status = 'pending'.
     """
-    row = conn.execute(facts, {"hold_id": hold_id, "idem_key": check.key}).first()
-    if row is None:
+    rows = conn.execute(facts, {"hold_id": hold_id, "idem_key": check.key}).all()
+    if not rows:
         raise UnknownHold(f"no hold with id {hold_id!r}", hold_id=hold_id)
+    row = rows[0]
     check.raise_if_used(row.idem_hash, row.idem_outcome)
     hold = Hold.from_row(row)
-    _settle_due_grants(
-        conn, Balance(hold.account_id, row.balance, row.held, row.next_grant_expiry), now
-    )
-    return hold
+    account = Balance(hold.account_id, row.balance, row.held, row.next_grant_expiry)
+    grants_expired = _settle_due_grants(conn, account, now) is not account
+    if grants_expired or facts is not _CAPTURE_FACTS_WITH_GRANTS:
+        return hold, None
+    return hold, [
+        GrantRow(r.grant_id, r.grant_remaining, r.grant_priority, r.grant_expires_at)
+        for r in rows
+        if r.grant_id is not None
+    ]
 
 
 def _ensure_pending(conn: Connection, hold: Hold, now: datetime) -> None:
@@ -331,7 +363,8 @@ def _resolve(
 
 
 def capture(conn: Connection, check: KeyCheck, hold_id: int, amount: int, now: datetime) -> Hold:
-    hold = _pending_hold(conn, _CAPTURE_FACTS, check, hold_id, now)
+    facts = _CAPTURE_FACTS_WITH_GRANTS if conn.dialect.name == "sqlite" else _CAPTURE_FACTS
+    hold, open_grants = _pending_hold(conn, facts, check, hold_id, now)
     # Checked before the status so a replay of this request always gets the same answer.
     if amount > hold.amount:
         raise CaptureExceedsHold(
@@ -351,7 +384,7 @@ def capture(conn: Connection, check: KeyCheck, hold_id: int, amount: int, now: d
             hold_id=hold.id,
             operation_type=hold.operation_type,
         )
-        lines += grants.consume(conn, hold.account_id, amount, now, template)
+        lines += grants.consume(conn, hold.account_id, amount, now, template, open_grants)
     if hold.amount > amount:
         lines.append(
             Entry(
@@ -368,7 +401,7 @@ def capture(conn: Connection, check: KeyCheck, hold_id: int, amount: int, now: d
 
 
 def release(conn: Connection, check: KeyCheck, hold_id: int, reason: str, now: datetime) -> Hold:
-    hold = _pending_hold(conn, _RELEASE_FACTS, check, hold_id, now)
+    hold, _ = _pending_hold(conn, _RELEASE_FACTS, check, hold_id, now)
     _ensure_pending(conn, hold, now)
     _resolve(conn, hold, "released", now, reason=reason)
     journal.append(

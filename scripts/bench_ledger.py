@@ -65,27 +65,31 @@ RELEASE_REASON = "unused part of the hold"
 SEED_CREDITS = 10**11
 TTL = DEFAULT_HOLD_TTL
 
-# Shape of one reserve + capture as the ledger issues it: (statement prefix, executemany). On SQLite
-# each transaction opens with the engine's BEGIN IMMEDIATE (psycopg begins implicitly).
-BEGIN_SHAPE: tuple[tuple[str, bool], ...] = (("BEGIN IMMEDIATE", False),)
-RESERVE_SHAPE: tuple[tuple[str, bool], ...] = (
-    ("SELECT accounts.id", False),
-    ("INSERT INTO holds", False),  # the hold's journal line: a trigger, inside this statement
-    ("INSERT INTO idempotency_keys", False),
+# One reserve + capture as the ledger issues it: (name, statement prefix, executemany). On SQLite
+# each transaction opens with the engine's BEGIN IMMEDIATE (psycopg begins implicitly), and the
+# capture's first SELECT brings the account's open grants along; PostgreSQL reads them after the
+# account's row lock, by a SELECT of their own.
+Shape = tuple[tuple[str, str, bool], ...]
+BEGIN_SHAPE: Shape = (("begin", "BEGIN IMMEDIATE", False),)
+RESERVE_SHAPE: Shape = (
+    ("reserve_facts", "SELECT accounts.id", False),
+    ("insert_hold", "INSERT INTO holds", False),  # its journal line: a trigger, in this statement
+    ("record_reserve", "INSERT INTO idempotency_keys", False),
 )
-CAPTURE_SHAPE: tuple[tuple[str, bool], ...] = (
-    ("SELECT holds.id", False),
-    ("UPDATE holds", False),
-    ("SELECT grants.id", False),
-    ("UPDATE grants", False),
-    ("INSERT INTO entries", True),
-    ("INSERT INTO idempotency_keys", False),
-)
+OPEN_GRANTS_SHAPE: Shape = (("open_grants", "SELECT grants.id", False),)
 
 
-def expected_shape(sqlite: bool) -> tuple[tuple[str, bool], ...]:
+def expected_shape(sqlite: bool) -> Shape:
     begin = BEGIN_SHAPE if sqlite else ()
-    return begin + RESERVE_SHAPE + begin + CAPTURE_SHAPE
+    capture: Shape = (
+        ("capture_facts", "SELECT holds.id", False),
+        ("resolve_hold", "UPDATE holds", False),
+        *(() if sqlite else OPEN_GRANTS_SHAPE),
+        ("take_grant", "UPDATE grants", False),
+        ("insert_capture_entries", "INSERT INTO entries", True),
+        ("record_capture", "INSERT INTO idempotency_keys", False),
+    )
+    return begin + RESERVE_SHAPE + begin + capture
 
 
 # --- what the ledger sends -----------------------------------------------------------------------
@@ -99,9 +103,9 @@ class Statements:
     reserve_facts: str
     insert_hold: str
     record_reserve: str
-    capture_facts: str
+    capture_facts: str  # on SQLite with the account's open grants, one row per grant
     resolve_hold: str
-    open_grants: str
+    open_grants: str | None  # PostgreSQL only
     take_grant: str
     insert_capture_entries: str
     record_capture: str
@@ -109,6 +113,7 @@ class Statements:
 
 @dataclass(frozen=True)
 class Captured:
+    name: str
     statement: str
     parameters: Any
     many: bool
@@ -133,20 +138,19 @@ class Probe:
     hold_id: int
     price_version_id: int
     now: datetime
-    begin: str | None  # the BEGIN the engine sent (SQLite)
-    captured: list[Captured]  # the statements after BEGIN, in order
+    captured: list[Captured]  # in order, named as in ``expected_shape``
 
 
 def capture_statements(url: str, fixture: Fixture, run: str) -> Probe:
     """Run one pair through a separate probe engine with a cursor listener; return what it sent."""
     now = datetime.now(UTC).replace(microsecond=123456)
     probe = Ledger.open(url, migrate=False, clock=lambda: now, pool_size=1)
-    seen: list[Captured] = []
+    seen: list[tuple[str, Any, bool]] = []
 
     def listener(
         _conn: Any, _cursor: Any, statement: str, parameters: Any, _ctx: Any, many: bool
     ) -> None:
-        seen.append(Captured(statement, parameters, many))
+        seen.append((statement, parameters, many))
 
     try:
         price_version_id = probe.price(MODEL).version_id
@@ -164,27 +168,38 @@ def capture_statements(url: str, fixture: Fixture, run: str) -> Probe:
         probe.capture(hold.id, CAPTURE_AMOUNT, key=capture_key)
     finally:
         probe.close()
-    sqlite = sa.make_url(url).get_backend_name() == "sqlite"
-    expected = expected_shape(sqlite)
-    shape = tuple((c.statement.lstrip()[:40], c.many) for c in seen)
+    expected = expected_shape(sa.make_url(url).get_backend_name() == "sqlite")
     ok = len(seen) == len(expected) and all(
-        text.startswith(prefix) and many == want_many
-        for (text, many), (prefix, want_many) in zip(shape, expected, strict=True)
+        statement.lstrip().startswith(prefix) and many == want_many
+        for (statement, _, many), (_, prefix, want_many) in zip(seen, expected, strict=True)
     )
     if not ok:
-        listing = "\n".join(f"  many={c.many} {c.statement[:90]!r}" for c in seen)
+        listing = "\n".join(f"  many={many} {statement[:90]!r}" for statement, _, many in seen)
         raise SystemExit(
             "the ledger no longer issues the reserve/capture statements this benchmark replays; "
             f"update the raw baseline. It sent:\n{listing}"
         )
-    begins = [c.statement for c in seen if c.statement.startswith("BEGIN")]
-    body = [c for c in seen if not c.statement.startswith("BEGIN")]
-    begin = begins[0] if begins else None
-    return Probe(fixture, reserve_key, capture_key, hold.id, price_version_id, now, begin, body)
+    captured = [
+        Captured(name, statement, parameters, many)
+        for (statement, parameters, many), (name, _, _) in zip(seen, expected, strict=True)
+    ]
+    return Probe(fixture, reserve_key, capture_key, hold.id, price_version_id, now, captured)
 
 
 def statements_of(probe: Probe) -> Statements:
-    return Statements(probe.begin, *(c.statement for c in probe.captured))
+    sql = {c.name: c.statement for c in probe.captured}
+    return Statements(
+        begin=sql.get("begin"),
+        reserve_facts=sql["reserve_facts"],
+        insert_hold=sql["insert_hold"],
+        record_reserve=sql["record_reserve"],
+        capture_facts=sql["capture_facts"],
+        resolve_hold=sql["resolve_hold"],
+        open_grants=sql.get("open_grants"),
+        take_grant=sql["take_grant"],
+        insert_capture_entries=sql["insert_capture_entries"],
+        record_capture=sql["record_capture"],
+    )
 
 
 # --- the raw driver's parameters -----------------------------------------------------------------
@@ -219,6 +234,7 @@ class Params(Protocol):
     """Parameters for each statement in the driver's own style (qmark tuples / named dicts)."""
 
     def stamp(self, when: datetime) -> Any: ...
+    def no_parameters(self) -> Any: ...
     def reserve_facts(self, key: str, account_id: int, user_id: int) -> Any: ...
     def insert_hold(
         self, account_id: int, user_id: int, price_version_id: int, now: Any, expires: Any
@@ -247,6 +263,9 @@ class SqliteParams:
     def stamp(self, when: datetime) -> str:
         return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
+    def no_parameters(self) -> tuple[Any, ...]:
+        return ()
+
     def reserve_facts(self, key: str, account_id: int, user_id: int) -> tuple[Any, ...]:
         return ("reserve", key, "reserve", key, user_id, MODEL, 1, 0, account_id)
 
@@ -261,12 +280,9 @@ class SqliteParams:
             MODEL,
             price_version_id,
             HOLD_AMOUNT,
-            None,
             "pending",
-            None,
             now,
             expires,
-            None,
         )
 
     def entry(
@@ -297,7 +313,8 @@ class SqliteParams:
         return (scope, key, digest, outcome, now)
 
     def capture_facts(self, key: str, hold_id: int) -> tuple[Any, ...]:
-        return ("capture", key, "capture", key, hold_id)
+        # The open grants' join condition ``remaining > 0`` comes before the WHERE.
+        return ("capture", key, "capture", key, 0, hold_id)
 
     def resolve(self, hold_id: int, captured: int, now: Any) -> tuple[Any, ...]:
         return (captured, "captured", None, now, hold_id, "pending")
@@ -314,6 +331,9 @@ class PostgresParams:
 
     def stamp(self, when: datetime) -> datetime:
         return when
+
+    def no_parameters(self) -> dict[str, Any]:
+        return {}
 
     def reserve_facts(self, key: str, account_id: int, user_id: int) -> dict[str, Any]:
         return {
@@ -336,12 +356,9 @@ class PostgresParams:
             "model": MODEL,
             "price_version_id": price_version_id,
             "amount": HOLD_AMOUNT,
-            "captured": None,
             "status": "pending",
-            "release_reason": None,
             "created_at": now,
             "expires_at": expires,
-            "resolved_at": None,
         }
 
     def entry(
@@ -397,28 +414,29 @@ class PostgresParams:
         return {"take": take, "grant_id": grant_id}
 
 
-def expected_parameters(p: Params, probe: Probe) -> list[Any]:
+def expected_parameters(p: Params, probe: Probe) -> dict[str, Any]:
     """What the raw builders produce for the probe pair's inputs, statement by statement."""
     fx, now = probe.fixture, p.stamp(probe.now)
     hold_id = probe.hold_id
     released = HOLD_AMOUNT - CAPTURE_AMOUNT
-    return [
-        p.reserve_facts(probe.reserve_key, fx.account_id, fx.user_id),
-        p.insert_hold(
+    return {
+        "begin": p.no_parameters(),
+        "reserve_facts": p.reserve_facts(probe.reserve_key, fx.account_id, fx.user_id),
+        "insert_hold": p.insert_hold(
             fx.account_id, fx.user_id, probe.price_version_id, now, p.stamp(probe.now + TTL)
         ),
-        p.record(
+        "record_reserve": p.record(
             "reserve",
             probe.reserve_key,
             reserve_digest(fx.account_id, fx.user_id),
             hold_outcome(hold_id),
             now,
         ),
-        p.capture_facts(probe.capture_key, hold_id),
-        p.resolve(hold_id, CAPTURE_AMOUNT, now),
-        p.open_grants(fx.account_id),
-        p.take(fx.grant_id, CAPTURE_AMOUNT),
-        [
+        "capture_facts": p.capture_facts(probe.capture_key, hold_id),
+        "resolve_hold": p.resolve(hold_id, CAPTURE_AMOUNT, now),
+        "open_grants": p.open_grants(fx.account_id),
+        "take_grant": p.take(fx.grant_id, CAPTURE_AMOUNT),
+        "insert_capture_entries": [
             p.entry(
                 fx.account_id,
                 "capture",
@@ -431,8 +449,10 @@ def expected_parameters(p: Params, probe: Probe) -> list[Any]:
             ),
             p.entry(fx.account_id, "release", 0, -released, hold_id, None, RELEASE_REASON, now),
         ],
-        p.record("capture", probe.capture_key, capture_digest(hold_id), hold_outcome(hold_id), now),
-    ]
+        "record_capture": p.record(
+            "capture", probe.capture_key, capture_digest(hold_id), hold_outcome(hold_id), now
+        ),
+    }
 
 
 def check_parameters(p: Params, probe: Probe) -> None:
@@ -443,12 +463,12 @@ def check_parameters(p: Params, probe: Probe) -> None:
             return {k: norm(v) for k, v in value.items()}
         return value
 
-    for index, (want, got) in enumerate(
-        zip(expected_parameters(p, probe), probe.captured, strict=True)
-    ):
+    expected = expected_parameters(p, probe)
+    for got in probe.captured:
+        want = expected[got.name]
         if norm(want) != norm(got.parameters):
             raise SystemExit(
-                f"raw parameters of statement {index + 1} differ from the ledger's:\n"
+                f"raw parameters of {got.name} differ from the ledger's:\n"
                 f"  ledger: {got.parameters!r}\n  raw:    {want!r}\n  sql: {got.statement[:120]!r}"
             )
 
@@ -535,10 +555,11 @@ class RawPair:
         try:
             self._begin(cur)
             cur.execute(sql.capture_facts, p.capture_facts(key, hold_id))
-            row = cur.fetchone()
+            rows = cur.fetchall()
             if not self._capture_cols:
                 self._capture_cols = {d[0]: i for i, d in enumerate(cur.description)}
             c = self._capture_cols
+            row = rows[0] if rows else None
             if row is None or row[c["idem_hash"]] is not None:
                 raise RawRefused("unknown hold or used key")
             amount = row[c["amount"]]
@@ -549,9 +570,14 @@ class RawPair:
             cur.execute(sql.resolve_hold, p.resolve(hold_id, CAPTURE_AMOUNT, now))
             if cur.rowcount != 1:
                 raise RawRefused("hold resolved concurrently")
-            cur.execute(sql.open_grants, p.open_grants(fx.account_id))
+            if sql.open_grants is None:  # SQLite: they came with the facts
+                g0 = c["grant_id"]
+                found = [r[g0 : g0 + 4] for r in rows if r[g0] is not None]
+            else:
+                cur.execute(sql.open_grants, p.open_grants(fx.account_id))
+                found = cur.fetchall()
             open_grants = sorted(
-                cur.fetchall(),
+                found,
                 key=lambda g: (
                     0 if g[3] is not None and g[3] <= now else 1,
                     g[2],
