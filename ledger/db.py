@@ -168,11 +168,11 @@ def _writer_lock(engine: Engine) -> threading.RLock | None:
 def write_transaction(engine: Engine) -> Iterator[Connection]:
     """A write transaction: BEGIN IMMEDIATE on SQLite, READ COMMITTED on PostgreSQL.
 
-    ``engine.begin()`` is exactly as atomic; this adds only the in-process queue for SQLite's
+    As atomic as ``engine.begin()``, which it is but for the in-process queue for SQLite's
     single writer slot.
     """
     lock = _writer_lock(engine)
-    with lock or nullcontext(), engine.begin() as connection:
+    with lock or nullcontext(), engine.connect() as connection, connection.begin():
         yield connection
 
 

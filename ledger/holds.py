@@ -45,7 +45,7 @@ from ledger.errors import (
     UnknownHold,
 )
 from ledger.grants import GrantRow
-from ledger.idempotency import KeyCheck, stored_columns
+from ledger.idempotency import KeyCheck, with_stored_outcome
 from ledger.journal import Entry
 from ledger.schema import accounts as accounts_table
 from ledger.schema import grants as grants_table
@@ -106,7 +106,7 @@ _LATEST_PRICE_ID = (
     .scalar_subquery()
 )
 
-_RESERVE_FACTS = (
+_RESERVE_FACTS = with_stored_outcome(
     sa.select(
         accounts_table.c.id,
         accounts_table.c.balance,
@@ -117,7 +117,6 @@ _RESERVE_FACTS = (
         price_versions.c.id.label("price_version_id"),
         price_versions.c.feature_key.label("price_feature_key"),
         price_versions.c.active.label("price_active"),
-        *stored_columns("reserve"),
     )
     .select_from(accounts_table)
     .outerjoin(
@@ -129,22 +128,23 @@ _RESERVE_FACTS = (
     )
     .outerjoin(price_versions, price_versions.c.id == _LATEST_PRICE_ID)
     .where(accounts_table.c.id == sa.bindparam("account_id"))
-    .with_for_update(of=accounts_table)
+    .with_for_update(of=accounts_table),
+    "reserve",
 )
 
 
 def _hold_facts(scope: str) -> sa.Select[Any]:
-    return (
+    return with_stored_outcome(
         sa.select(
             holds,
             accounts_table.c.balance,
             accounts_table.c.held,
             accounts_table.c.next_grant_expiry,
-            *stored_columns(scope),
         )
         .select_from(holds.join(accounts_table, accounts_table.c.id == holds.c.account_id))
         .where(holds.c.id == sa.bindparam("hold_id"))
-        .with_for_update(of=accounts_table)
+        .with_for_update(of=accounts_table),
+        scope,
     )
 
 
@@ -184,7 +184,9 @@ _MONTH_SPEND = sa.select(
     holds.c.status.in_(("pending", "captured")),
 )
 
-_INSERT = holds.insert().returning(holds.c.id)
+# The new id comes back as ``inserted_primary_key``: the cursor's lastrowid on SQLite, RETURNING on
+# PostgreSQL.
+_INSERT = holds.insert()
 # A new hold's columns that are not NULL (the others are left out of the INSERT: fewer binds).
 _INSERT_COLUMNS = tuple(
     c.name
@@ -289,8 +291,11 @@ def reserve(
         "resolved_at": None,
     }
     # The database writes the hold's journal line (trigger ``holds_journal``), in this statement.
-    hold_id = conn.execute(_INSERT, {name: values[name] for name in _INSERT_COLUMNS}).scalar_one()
-    return Hold(id=hold_id, **values)
+    key = conn.execute(
+        _INSERT, {name: values[name] for name in _INSERT_COLUMNS}
+    ).inserted_primary_key
+    assert key is not None  # a one-row INSERT always has it
+    return Hold(id=key[0], **values)
 
 
 def _raise_not_pending(hold: Hold) -> None:

@@ -62,13 +62,15 @@ def record(conn: Connection, check: KeyCheck, outcome_json: str, now: datetime) 
     )
 
 
-def stored_columns(scope: str) -> tuple[sa.Label[Any], sa.Label[Any]]:
-    """Scalar subqueries (``idem_hash``, ``idem_outcome``) that an operation adds to its first
-    SELECT, bound to the parameter ``idem_key``: the key's lookup costs no extra round trip."""
-    where = (keys_table.c.scope == scope, keys_table.c.key == sa.bindparam("idem_key"))
-    return (
-        sa.select(keys_table.c.request_hash).where(*where).scalar_subquery().label("idem_hash"),
-        sa.select(keys_table.c.outcome).where(*where).scalar_subquery().label("idem_outcome"),
+def with_stored_outcome(query: sa.Select[Any], scope: str) -> sa.Select[Any]:
+    """``query`` with the key's stored row outer-joined: columns ``idem_hash`` and
+    ``idem_outcome`` (NULL for a new key), the key bound to the parameter ``idem_key``. An
+    operation adds it to its first SELECT, so looking the key up costs no statement of its own."""
+    return query.add_columns(
+        keys_table.c.request_hash.label("idem_hash"), keys_table.c.outcome.label("idem_outcome")
+    ).outerjoin(
+        keys_table,
+        sa.and_(keys_table.c.scope == scope, keys_table.c.key == sa.bindparam("idem_key")),
     )
 
 

@@ -267,7 +267,7 @@ class SqliteParams:
         return ()
 
     def reserve_facts(self, key: str, account_id: int, user_id: int) -> tuple[Any, ...]:
-        return ("reserve", key, "reserve", key, user_id, MODEL, 1, 0, account_id)
+        return (user_id, MODEL, 1, 0, "reserve", key, account_id)
 
     def insert_hold(
         self, account_id: int, user_id: int, price_version_id: int, now: Any, expires: Any
@@ -313,8 +313,8 @@ class SqliteParams:
         return (scope, key, digest, outcome, now)
 
     def capture_facts(self, key: str, hold_id: int) -> tuple[Any, ...]:
-        # The open grants' join condition ``remaining > 0`` comes before the WHERE.
-        return ("capture", key, "capture", key, 0, hold_id)
+        # The joins' conditions (the key's, then the open grants' ``remaining > 0``), then WHERE.
+        return ("capture", key, 0, hold_id)
 
     def resolve(self, hold_id: int, captured: int, now: Any) -> tuple[Any, ...]:
         return (captured, "captured", None, now, hold_id, "pending")
@@ -498,6 +498,7 @@ class RawPair:
         self.fx = fixture
         self.price_version_id = price_version_id
         self.reserve_digest = reserve_digest(fixture.account_id, fixture.user_id)
+        self.insert_returns = " RETURNING " in sql.insert_hold
         self._reserve_cols: dict[str, int] = {}
         self._capture_cols: dict[str, int] = {}
 
@@ -534,7 +535,8 @@ class RawPair:
                 sql.insert_hold,
                 p.insert_hold(fx.account_id, fx.user_id, row[c["price_version_id"]], now, expires),
             )
-            hold_id: int = cur.fetchone()[0]
+            # As SQLAlchemy gets the new id: RETURNING where it asked for it, else lastrowid.
+            hold_id: int = cur.fetchone()[0] if self.insert_returns else cur.lastrowid
             cur.execute(
                 sql.record_reserve,
                 p.record("reserve", key, self.reserve_digest, hold_outcome(hold_id), now),
