@@ -3,8 +3,13 @@
 SQLite: WAL, a busy timeout and ``BEGIN IMMEDIATE`` for every write transaction. The pysqlite
 driver's own transaction handling starts transactions lazily (at the first INSERT/UPDATE), so a
 read-then-write transaction runs its reads outside any lock and two threads can both "see" the
-same balance; taking the write lock at BEGIN closes that window. Read-only work opens with
-``read_only_connection`` and gets a plain deferred BEGIN, so readers never queue behind writers.
+same balance; taking the write lock at BEGIN closes that window. The engine follows SQLAlchemy's
+documented recipe for pysqlite ("Enabling Non-Legacy SQLite Transactional Modes"): a ``connect``
+listener switches the driver's implicit transactions off, and a ``begin`` listener emits the
+BEGIN. So every SQLAlchemy transaction — ``engine.begin()``, ``Connection.begin()``, autobegin,
+``Session.begin()`` — is atomic and takes the write lock at BEGIN. The kind of BEGIN is the
+execution option ``sqlite_begin`` (default ``"IMMEDIATE"``); ``read_only_connection`` sets it to
+``"DEFERRED"``, so readers never queue behind writers.
 
 PostgreSQL: psycopg 3 at READ COMMITTED; write paths lock the account row first (``SELECT … FOR
 UPDATE``), always in the order account → hold → grants, so concurrent writers serialise per account
@@ -79,8 +84,9 @@ def _sqlite_engine(
         poolclass=sa.pool.QueuePool,
         pool_size=pool_size,
         max_overflow=pool_size,
-        # Every transaction here ends in an explicit COMMIT or ROLLBACK (write_transaction,
-        # read_only_connection), so the pool's extra rollback on check-in is pure overhead.
+        # Every transaction is SQLAlchemy's own (the ``begin`` listener below issues its BEGIN), and
+        # ``Connection.close()`` rolls back a transaction still open, so a connection never goes
+        # back to the pool inside one: the pool's extra rollback on check-in is pure overhead.
         pool_reset_on_return=None,
         echo=echo,
     )
@@ -89,12 +95,36 @@ def _sqlite_engine(
 
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # Hand transaction control to us (no implicit BEGIN by the driver), then the pragmas.
+        # Switch the driver's implicit BEGIN off (SQLAlchemy's recipe), then the pragmas.
         dbapi_connection.isolation_level = None
         for pragma in pragmas:
             _execute_when_free(dbapi_connection, pragma, busy_timeout_s)
 
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        mode = connection.get_execution_options().get(SQLITE_BEGIN, "IMMEDIATE")
+        try:
+            begin = _BEGIN_STATEMENTS.get(mode)
+            if begin is None:
+                raise ValueError(f"unknown {SQLITE_BEGIN} mode {mode!r}: use IMMEDIATE or DEFERRED")
+            connection.exec_driver_sql(begin)
+        except BaseException:
+            # The BEGIN failed (busy timeout, say). Close the connection: SQLAlchemy would not
+            # start another transaction on it, and a statement run on it without one would commit
+            # on its own. Closed, it refuses any further use instead.
+            connection.close()
+            raise
+
     return engine
+
+
+# The execution option that says which BEGIN a SQLite transaction starts with.
+SQLITE_BEGIN = "sqlite_begin"
+_BEGIN_STATEMENTS = {
+    "IMMEDIATE": "BEGIN IMMEDIATE",
+    "DEFERRED": "BEGIN DEFERRED",
+    "EXCLUSIVE": "BEGIN EXCLUSIVE",
+}
 
 
 def _execute_when_free(dbapi_connection: Any, pragma: str, timeout_s: float) -> None:
@@ -136,19 +166,24 @@ def _writer_lock(engine: Engine) -> threading.RLock | None:
 
 @contextmanager
 def write_transaction(engine: Engine) -> Iterator[Connection]:
-    """A write transaction: BEGIN IMMEDIATE on SQLite, READ COMMITTED on PostgreSQL."""
+    """A write transaction: BEGIN IMMEDIATE on SQLite, READ COMMITTED on PostgreSQL.
+
+    As atomic as ``engine.begin()``, which it is but for the in-process queue for SQLite's
+    single writer slot.
+    """
     lock = _writer_lock(engine)
     with lock or nullcontext(), engine.connect() as connection, connection.begin():
-        _begin_sqlite(connection, "IMMEDIATE")
         yield connection
 
 
 @contextmanager
 def read_only_connection(engine: Engine) -> Iterator[Connection]:
-    """A read transaction that never takes SQLite's write lock."""
-    with engine.connect() as plain, plain.begin():
-        _begin_sqlite(plain, "DEFERRED")
-        yield plain
+    """A read transaction that never takes SQLite's write lock (a deferred BEGIN)."""
+    with engine.connect() as connection:
+        if connection.dialect.name == "sqlite":
+            connection.execution_options(**{SQLITE_BEGIN: "DEFERRED"})
+        with connection.begin():
+            yield connection
 
 
 # Any fixed number: PostgreSQL's advisory lock that serialises processes migrating at once.
@@ -194,14 +229,6 @@ def current_revision(engine: Engine, version_table: str = "alembic_version") -> 
     """The revision of the Alembic tree whose history is kept in ``version_table``."""
     from alembic.runtime.migration import MigrationContext
 
-    with engine.connect() as connection:
+    with read_only_connection(engine) as connection:
         context = MigrationContext.configure(connection, opts={"version_table": version_table})
         return context.get_current_revision()
-
-
-def _begin_sqlite(connection: Connection, mode: str) -> None:
-    if connection.dialect.name == "sqlite":
-        # Straight to the driver (SQLAlchemy's own BEGIN is a no-op for pysqlite once the driver's
-        # implicit transactions are off). Not done with a "begin" event listener: any execution
-        # event on the engine makes every statement dispatch events, on the hot path.
-        connection.connection.driver_connection.execute(f"BEGIN {mode}")  # type: ignore[union-attr]

@@ -26,7 +26,6 @@ from sqlalchemy.engine import Connection
 from ledger import journal
 from ledger.amounts import credits_text
 from ledger.errors import InvalidInput
-from ledger.hotpath import HotStatement
 from ledger.journal import Entry
 from ledger.schema import GRANT_KINDS, accounts, grants
 
@@ -50,12 +49,12 @@ def spend_order(rows: Iterable[GrantRow], now: datetime) -> list[GrantRow]:
     return sorted(rows, key=key)
 
 
-_OPEN = HotStatement(
+_OPEN = (
     sa.select(grants.c.id, grants.c.remaining, grants.c.priority, grants.c.expires_at)
     .where(grants.c.account_id == sa.bindparam("account_id"), grants.c.remaining > 0)
     .with_for_update()
 )
-_TAKE = HotStatement(
+_TAKE = (
     grants.update()
     .where(grants.c.id == sa.bindparam("grant_id"))
     .values(remaining=grants.c.remaining - sa.bindparam("take"))
@@ -63,7 +62,7 @@ _TAKE = HotStatement(
 
 
 def open_grants(conn: Connection, account_id: int, now: datetime) -> list[GrantRow]:
-    rows = _OPEN.all(conn, {"account_id": account_id})
+    rows = conn.execute(_OPEN, {"account_id": account_id})
     return spend_order((GrantRow(r.id, r.remaining, r.priority, r.expires_at) for r in rows), now)
 
 
@@ -140,17 +139,23 @@ def consume(
     amount: int,
     now: datetime,
     entry: Entry,
+    known_open: Iterable[GrantRow] | None = None,
 ) -> list[Entry]:
     """Take ``amount`` from the account's grants in spend order; returns the journal lines to add.
 
     ``entry`` is the template of the lines (kind, hold, held delta on the first line...); each
     line gets the grant it drew on and its share of ``amount`` as a negative balance delta. The
     caller appends the lines, together with any others of the same operation, in one statement.
+    ``known_open``: the account's open grants as read in this transaction under the account lock,
+    if the caller has them (else they are read here).
     """
     left = amount
     lines: list[Entry] = []
     takes: list[dict[str, int]] = []
-    for grant in open_grants(conn, account_id, now):
+    ordered = (
+        open_grants(conn, account_id, now) if known_open is None else spend_order(known_open, now)
+    )
+    for grant in ordered:
         if left == 0:
             break
         take = min(grant.remaining, left)
@@ -178,7 +183,7 @@ def consume(
             "balance"
         )
     if takes:
-        _TAKE.execute(conn, takes)
+        conn.execute(_TAKE, takes)
     return lines
 
 
@@ -215,7 +220,7 @@ def expire_due(conn: Connection, account_id: int, held: int, now: datetime) -> i
         if grant.expires_at is not None and (next_expiry is None or grant.expires_at < next_expiry):
             next_expiry = grant.expires_at
     if takes:
-        _TAKE.execute(conn, takes)
+        conn.execute(_TAKE, takes)
         journal.append(conn, lines, now)
     conn.execute(
         accounts.update().where(accounts.c.id == account_id).values(next_grant_expiry=next_expiry)

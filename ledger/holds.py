@@ -12,8 +12,9 @@ land on credits the sweeper is entitled to release.
 Each operation starts with one SELECT that gathers everything it decides on (account with its row
 lock, membership and cap, current price, the idempotency key's stored outcome): reserve and capture
 are the hot path, and each statement is a large part of their cost. For the same reason a new
-hold's ``hold`` journal line is written by a database trigger on ``holds``, and the hot statements
-run through ``ledger.hotpath``.
+hold's ``hold`` journal line is written by a database trigger on ``holds``. The statements are
+built once, at import, with bind parameters, so SQLAlchemy compiles each once (its compiled cache)
+and every execution is an ordinary ``Connection.execute``.
 
 Functions here take a connection inside a write transaction; ``ledger.service`` opens it and
 records the idempotency key with the outcome.
@@ -44,10 +45,11 @@ from ledger.errors import (
     UnknownAccount,
     UnknownHold,
 )
-from ledger.hotpath import HotStatement
-from ledger.idempotency import KeyCheck, stored_columns
+from ledger.grants import GrantRow
+from ledger.idempotency import KeyCheck, with_stored_outcome
 from ledger.journal import Entry
 from ledger.schema import accounts as accounts_table
+from ledger.schema import grants as grants_table
 from ledger.schema import holds, memberships, price_versions
 
 
@@ -105,7 +107,7 @@ _LATEST_PRICE_ID = (
     .scalar_subquery()
 )
 
-_RESERVE_FACTS = HotStatement(
+_RESERVE_FACTS = with_stored_outcome(
     sa.select(
         accounts_table.c.id,
         accounts_table.c.balance,
@@ -116,7 +118,6 @@ _RESERVE_FACTS = HotStatement(
         price_versions.c.id.label("price_version_id"),
         price_versions.c.feature_key.label("price_feature_key"),
         price_versions.c.active.label("price_active"),
-        *stored_columns("reserve"),
     )
     .select_from(accounts_table)
     .outerjoin(
@@ -128,27 +129,43 @@ _RESERVE_FACTS = HotStatement(
     )
     .outerjoin(price_versions, price_versions.c.id == _LATEST_PRICE_ID)
     .where(accounts_table.c.id == sa.bindparam("account_id"))
-    .with_for_update(of=accounts_table)
+    .with_for_update(of=accounts_table),
+    "reserve",
 )
 
 
-def _hold_facts(scope: str) -> HotStatement:
-    return HotStatement(
+def _hold_facts(scope: str) -> sa.Select[Any]:
+    return with_stored_outcome(
         sa.select(
             holds,
             accounts_table.c.balance,
             accounts_table.c.held,
             accounts_table.c.next_grant_expiry,
-            *stored_columns(scope),
         )
         .select_from(holds.join(accounts_table, accounts_table.c.id == holds.c.account_id))
         .where(holds.c.id == sa.bindparam("hold_id"))
-        .with_for_update(of=accounts_table)
+        .with_for_update(of=accounts_table),
+        scope,
     )
 
 
 _CAPTURE_FACTS = _hold_facts("capture")
 _RELEASE_FACTS = _hold_facts("release")
+
+# On SQLite a capture's facts also bring the account's open grants, one row per grant (none: one
+# row with NULLs): BEGIN IMMEDIATE has locked the whole database, so they are current. Not on
+# PostgreSQL: there a statement that waited for the account's row lock sees the other tables as
+# they were when it started (READ COMMITTED re-reads only the locked row), so the grants are read
+# by a statement of their own once the lock is held.
+_CAPTURE_FACTS_WITH_GRANTS = _CAPTURE_FACTS.add_columns(
+    grants_table.c.id.label("grant_id"),
+    grants_table.c.remaining.label("grant_remaining"),
+    grants_table.c.priority.label("grant_priority"),
+    grants_table.c.expires_at.label("grant_expires_at"),
+).outerjoin(
+    grants_table,
+    sa.and_(grants_table.c.account_id == holds.c.account_id, grants_table.c.remaining > 0),
+)
 
 _MONTH_SPEND = sa.select(
     sa.func.coalesce(
@@ -168,11 +185,17 @@ _MONTH_SPEND = sa.select(
     holds.c.status.in_(("pending", "captured")),
 )
 
-_INSERT = HotStatement(
-    holds.insert().returning(holds.c.id), [c.name for c in holds.columns if c.name != "id"]
+# The new id comes back as ``inserted_primary_key``: the cursor's lastrowid on SQLite, RETURNING on
+# PostgreSQL.
+_INSERT = holds.insert()
+# A new hold's columns that are not NULL (the others are left out of the INSERT: fewer binds).
+_INSERT_COLUMNS = tuple(
+    c.name
+    for c in holds.columns
+    if c.name not in ("id", "captured", "release_reason", "resolved_at")
 )
 _READ = sa.select(holds).where(holds.c.id == sa.bindparam("hold_id"))
-_RESOLVE = HotStatement(
+_RESOLVE = (
     holds.update()
     .where(holds.c.id == sa.bindparam("hold_id"), holds.c.status == "pending")
     .values(
@@ -218,7 +241,7 @@ def reserve(
     now: datetime,
 ) -> Hold:
     params = {"account_id": account_id, "user_id": user_id, "model": model, "idem_key": check.key}
-    row = _RESERVE_FACTS.first(conn, params)
+    row = conn.execute(_RESERVE_FACTS, params).first()
     if row is None:
         raise UnknownAccount(f"no account with id {account_id!r}", account_id=account_id)
     check.raise_if_used(row.idem_hash, row.idem_outcome)
@@ -271,8 +294,11 @@ def reserve(
         "resolved_at": None,
     }
     # The database writes the hold's journal line (trigger ``holds_journal``), in this statement.
-    hold = Hold(id=_INSERT.scalar(conn, values), **values)
-    return hold
+    key = conn.execute(
+        _INSERT, {name: values[name] for name in _INSERT_COLUMNS}
+    ).inserted_primary_key
+    assert key is not None  # a one-row INSERT always has it
+    return Hold(id=key[0], **values)
 
 
 def _raise_not_pending(hold: Hold) -> None:
@@ -285,22 +311,31 @@ def _raise_not_pending(hold: Hold) -> None:
 
 
 def _pending_hold(
-    conn: Connection, facts: HotStatement, check: KeyCheck, hold_id: int, now: datetime
-) -> Hold:
+    conn: Connection, facts: sa.Select[Any], check: KeyCheck, hold_id: int, now: datetime
+) -> tuple[Hold, list[GrantRow] | None]:
     """The hold, its account locked, its key checked and the account's due grant expiry done.
+
+    Also the account's open grants when ``facts`` brought them (``_CAPTURE_FACTS_WITH_GRANTS``)
+    and no grant expired since; else None: the caller reads them if it needs them.
 
     On PostgreSQL the hold's columns may be a moment stale once the account lock is granted; that
     is safe because every transition is conditional on status = 'pending'.
     """
-    row = facts.first(conn, {"hold_id": hold_id, "idem_key": check.key})
-    if row is None:
+    rows = conn.execute(facts, {"hold_id": hold_id, "idem_key": check.key}).all()
+    if not rows:
         raise UnknownHold(f"no hold with id {hold_id!r}", hold_id=hold_id)
+    row = rows[0]
     check.raise_if_used(row.idem_hash, row.idem_outcome)
     hold = Hold.from_row(row)
-    _settle_due_grants(
-        conn, Balance(hold.account_id, row.balance, row.held, row.next_grant_expiry), now
-    )
-    return hold
+    account = Balance(hold.account_id, row.balance, row.held, row.next_grant_expiry)
+    grants_expired = _settle_due_grants(conn, account, now) is not account
+    if grants_expired or facts is not _CAPTURE_FACTS_WITH_GRANTS:
+        return hold, None
+    return hold, [
+        GrantRow(r.grant_id, r.grant_remaining, r.grant_priority, r.grant_expires_at)
+        for r in rows
+        if r.grant_id is not None
+    ]
 
 
 def _ensure_pending(conn: Connection, hold: Hold, now: datetime) -> None:
@@ -331,12 +366,13 @@ def _resolve(
         "reason": reason,
         "now": now,
     }
-    if _RESOLVE.rowcount(conn, params) != 1:
+    if conn.execute(_RESOLVE, params).rowcount != 1:
         _raise_not_pending(read(conn, hold.id))
 
 
 def capture(conn: Connection, check: KeyCheck, hold_id: int, amount: int, now: datetime) -> Hold:
-    hold = _pending_hold(conn, _CAPTURE_FACTS, check, hold_id, now)
+    facts = _CAPTURE_FACTS_WITH_GRANTS if conn.dialect.name == "sqlite" else _CAPTURE_FACTS
+    hold, open_grants = _pending_hold(conn, facts, check, hold_id, now)
     # Checked before the status so a replay of this request always gets the same answer.
     if amount > hold.amount:
         raise CaptureExceedsHold(
@@ -357,7 +393,7 @@ def capture(conn: Connection, check: KeyCheck, hold_id: int, amount: int, now: d
             hold_id=hold.id,
             operation_type=hold.operation_type,
         )
-        lines += grants.consume(conn, hold.account_id, amount, now, template)
+        lines += grants.consume(conn, hold.account_id, amount, now, template, open_grants)
     if hold.amount > amount:
         lines.append(
             Entry(
@@ -374,7 +410,7 @@ def capture(conn: Connection, check: KeyCheck, hold_id: int, amount: int, now: d
 
 
 def release(conn: Connection, check: KeyCheck, hold_id: int, reason: str, now: datetime) -> Hold:
-    hold = _pending_hold(conn, _RELEASE_FACTS, check, hold_id, now)
+    hold, _ = _pending_hold(conn, _RELEASE_FACTS, check, hold_id, now)
     _ensure_pending(conn, hold, now)
     _resolve(conn, hold, "released", now, reason=reason)
     journal.append(
@@ -403,7 +439,7 @@ def expire(conn: Connection, hold: Hold, now: datetime) -> bool:
         "reason": "hold expired",
         "now": now,
     }
-    if _RESOLVE.rowcount(conn, params) != 1:
+    if conn.execute(_RESOLVE, params).rowcount != 1:
         return False
     journal.append(
         conn,

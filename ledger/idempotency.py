@@ -20,7 +20,6 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ledger.errors import IdempotencyConflict, InvalidIdempotencyKey
-from ledger.hotpath import HotStatement
 from ledger.schema import idempotency_keys as keys_table
 
 # Printable, URL- and log-safe; long enough for "stripe:evt_…" or a UUID with a prefix.
@@ -29,7 +28,7 @@ _KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:\-]{0,199}")
 _LOOKUP = sa.select(keys_table.c.request_hash, keys_table.c.outcome).where(
     keys_table.c.scope == sa.bindparam("scope"), keys_table.c.key == sa.bindparam("key")
 )
-_RECORD = HotStatement(keys_table.insert(), [c.name for c in keys_table.columns])
+_RECORD = keys_table.insert()
 
 
 def check_key(key: object) -> str:
@@ -51,8 +50,8 @@ def request_hash(scope: str, params: Mapping[str, Any]) -> str:
 def record(conn: Connection, check: KeyCheck, outcome_json: str, now: datetime) -> None:
     """Store the outcome (JSON: ``{"ok": …}`` or ``{"error": …}``) with the key, in the
     transaction of the effect it describes."""
-    _RECORD.execute(
-        conn,
+    conn.execute(
+        _RECORD,
         {
             "scope": check.scope,
             "key": check.key,
@@ -63,13 +62,15 @@ def record(conn: Connection, check: KeyCheck, outcome_json: str, now: datetime) 
     )
 
 
-def stored_columns(scope: str) -> tuple[sa.Label[Any], sa.Label[Any]]:
-    """Scalar subqueries (``idem_hash``, ``idem_outcome``) that an operation adds to its first
-    SELECT, bound to the parameter ``idem_key``: the key's lookup costs no extra round trip."""
-    where = (keys_table.c.scope == scope, keys_table.c.key == sa.bindparam("idem_key"))
-    return (
-        sa.select(keys_table.c.request_hash).where(*where).scalar_subquery().label("idem_hash"),
-        sa.select(keys_table.c.outcome).where(*where).scalar_subquery().label("idem_outcome"),
+def with_stored_outcome(query: sa.Select[Any], scope: str) -> sa.Select[Any]:
+    """``query`` with the key's stored row outer-joined: columns ``idem_hash`` and
+    ``idem_outcome`` (NULL for a new key), the key bound to the parameter ``idem_key``. An
+    operation adds it to its first SELECT, so looking the key up costs no statement of its own."""
+    return query.add_columns(
+        keys_table.c.request_hash.label("idem_hash"), keys_table.c.outcome.label("idem_outcome")
+    ).outerjoin(
+        keys_table,
+        sa.and_(keys_table.c.scope == scope, keys_table.c.key == sa.bindparam("idem_key")),
     )
 
 

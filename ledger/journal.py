@@ -14,10 +14,9 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from ledger.hotpath import HotStatement
 from ledger.schema import entries
 
-_INSERT = HotStatement(entries.insert(), [c.name for c in entries.columns if c.name != "id"])
+_INSERT = entries.insert()
 
 
 @dataclass(frozen=True)
@@ -38,8 +37,10 @@ class Entry:
 def append(conn: Connection, lines: Sequence[Entry], now: datetime) -> None:
     if not lines:
         return
-    _INSERT.execute(
-        conn,
+    # One statement for all the lines: executemany on SQLite, a multi-row INSERT (SQLAlchemy's
+    # "insertmanyvalues") on PostgreSQL.
+    conn.execute(
+        _INSERT,
         [
             {
                 "account_id": e.account_id,
