@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -35,8 +35,8 @@ from ledger import (
     pricing,
     ratelimits,
     switches,
-    usage,
 )
+from ledger import usage as usage_rows
 from ledger.accounts import Balance
 from ledger.amounts import check_amount, request_identity
 from ledger.clock import Clock, database_now, system_clock
@@ -49,7 +49,7 @@ from ledger.owners import Membership, User, Workspace
 from ledger.pricing import Price, PriceChange, PriceVersionRecord
 from ledger.ratelimits import RateLimits
 from ledger.switches import Switch, Switches
-from ledger.usage import UsageRecord, UsageRow
+from ledger.usage import CallUsage, UsageIdentity, UsageRow
 from ledger.verify import Mismatch, verify
 
 T = TypeVar("T")
@@ -126,24 +126,6 @@ def _grant_from_json(data: Mapping[str, Any]) -> GrantOutcome:
 
 def _adjustment_from_json(data: Mapping[str, Any]) -> AdjustmentOutcome:
     return AdjustmentOutcome(replayed=True, **data)
-
-
-def _record_call(conn: Connection, hold: Hold, record: UsageRecord | None, now: datetime) -> None:
-    """The usage row of the call ``hold`` paid for. What the ledger knows (who, what, the price
-    version, the credits actually captured) comes from the hold, never from the caller."""
-    if record is None:
-        return
-    record = replace(
-        record,
-        user_id=hold.user_id,
-        account_id=hold.account_id,
-        feature_key=hold.feature_key,
-        operation_type=hold.operation_type,
-        model=hold.model,
-        price_version_id=hold.price_version_id,
-        credits=hold.captured or 0,
-    )
-    usage.insert(conn, record, now, hold_id=hold.id)
 
 
 def _check_reason(reason: object) -> str:
@@ -638,13 +620,14 @@ class Ledger:
         return self._idempotent("reserve", key, params, work, _hold_to_json, self._replayed_hold)
 
     def capture(
-        self, hold_id: int, amount: int, *, key: str, usage: UsageRecord | None = None
+        self, hold_id: int, amount: int, *, key: str, usage: CallUsage | None = None
     ) -> HoldOutcome:
         """Charge ``amount`` micro-credits (at most the hold) and release the rest, in one
         transaction.
 
-        ``usage``, when given, is written in that transaction as the call's usage record. It is
-        not part of the request's identity: a replay returns the first outcome whatever it says.
+        ``usage``, when given, is written in that transaction as the call's usage row, with the
+        identity and the credits of the hold (``UsageIdentity.of_hold``). It is not part of the
+        request's identity: a replay returns the first outcome whatever it says.
         """
         _check_id(hold_id, "hold id")
         check_amount(amount, "capture amount", allow_zero=True)
@@ -654,13 +637,14 @@ class Ledger:
 
         def work(conn: Connection, check: KeyCheck, now: datetime) -> HoldOutcome:
             hold = holds.capture(conn, check, hold_id, amount, now)
-            _record_call(conn, hold, usage, now)
+            if usage is not None:
+                usage_rows.insert_for_hold(conn, hold, usage, now)
             return HoldOutcome(False, hold)
 
         return self._idempotent("capture", key, params, work, _hold_to_json, self._replayed_hold)
 
     def release(
-        self, hold_id: int, *, reason: str, key: str, usage: UsageRecord | None = None
+        self, hold_id: int, *, reason: str, key: str, usage: CallUsage | None = None
     ) -> HoldOutcome:
         """Give the whole hold back, saying why (shown to the user as a ledger line).
 
@@ -674,29 +658,49 @@ class Ledger:
 
         def work(conn: Connection, check: KeyCheck, now: datetime) -> HoldOutcome:
             hold = holds.release(conn, check, hold_id, reason, now)
-            _record_call(conn, hold, usage, now)
+            if usage is not None:
+                usage_rows.insert_for_hold(conn, hold, usage, now)
             return HoldOutcome(False, hold)
 
         return self._idempotent("release", key, params, work, _hold_to_json, self._replayed_hold)
 
     # --- usage -----------------------------------------------------------------------------
 
-    def record_usage(self, record: UsageRecord, *, hold_id: int | None = None) -> int:
-        """A usage row written on its own: a refusal before any call (no hold), or a call that
-        timed out (``hold_id``: its hold stays pending until it expires). Returns the row's id."""
-        record.check()
-        if hold_id is not None:
-            _check_id(hold_id, "hold id")
-        return self._write(lambda conn, now: usage.insert(conn, record, now, hold_id=hold_id))
+    def record_refusal(
+        self, *, account_id: int, user_id: int, feature_key: str, model: str, usage: CallUsage
+    ) -> int:
+        """The usage row of a request refused before any hold (no credits, a cap, a rate limit,
+        an unpriced model, a feature switched off): zero credits, its workspace the account's.
+        Returns the row's id."""
+        _check_id(account_id, "account id")
+        _check_id(user_id, "user id")
+        usage.check()
+        identity = UsageIdentity.of_refusal(
+            user_id=user_id, account_id=account_id, feature_key=feature_key, model=model
+        )
+        return self._write(lambda conn, now: usage_rows.insert(conn, identity, usage, now))
+
+    def record_timeout(self, hold_id: int, usage: CallUsage) -> int:
+        """The usage row of a call that timed out: its outcome is unknown, so its hold stays
+        pending until it expires (or is reconciled); the row has the hold's identity."""
+        _check_id(hold_id, "hold id")
+        usage.check()
+
+        def work(conn: Connection, now: datetime) -> int:
+            return usage_rows.insert_for_hold(conn, holds.read(conn, hold_id), usage, now)
+
+        return self._write(work)
 
     def usage_for_hold(self, hold_id: int) -> UsageRow | None:
-        return self._read(lambda conn: usage.for_hold(conn, hold_id))
+        return self._read(lambda conn: usage_rows.for_hold(conn, hold_id))
 
     def recent_usage(
         self, *, user_id: int | None = None, workspace_id: int | None = None, limit: int = 100
     ) -> list[UsageRow]:
         return self._read(
-            lambda conn: usage.recent(conn, user_id=user_id, workspace_id=workspace_id, limit=limit)
+            lambda conn: usage_rows.recent(
+                conn, user_id=user_id, workspace_id=workspace_id, limit=limit
+            )
         )
 
     def sweep(self, limit: int = 1000) -> SweepReport:

@@ -2,36 +2,40 @@
 
 A call's row is inserted in the transaction that ends its hold (capture or release), so the record
 of what a call cost can never disagree with the ledger lines it caused. A refusal (insufficient
-credits, a cap, a rate limit, an unpriced model) has no hold; its row, with zero credits, is
-written on its own. The ledger does not interpret these rows beyond their constraints: the
-gateway decides what goes in them, dashboards read them.
+credits, a cap, a rate limit, an unpriced model, a feature switched off) has no hold; its row,
+with zero credits, is written on its own.
+
+A row has two halves. What the call *used* (``CallUsage``: provider, status, tokens, images,
+latency, cost in USD, the error) is the gateway's measurement. *Who* made it, from which account,
+for which feature and model, at which price version, and what it was charged is the ledger's:
+``UsageIdentity.of_hold`` takes it from the hold, the one place it comes from, and the workspace
+from the hold's account. The gateway cannot write a row that disagrees with the money.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ledger.errors import InvalidInput
-from ledger.schema import USAGE_STATUSES, usage_records
+from ledger.features import operation_type
+from ledger.schema import USAGE_STATUSES, accounts, usage_records
+
+if TYPE_CHECKING:
+    from ledger.holds import Hold
 
 _MESSAGE_LIMIT = 500
 
 
 @dataclass(frozen=True)
-class UsageRecord:
-    """What one provider call (or refusal) used and cost. Counts are whole numbers, never None."""
+class CallUsage:
+    """What one provider call (or a refusal before one) used, as the gateway measured it.
+    Counts are whole numbers, never None."""
 
-    user_id: int
-    workspace_id: int
-    account_id: int
-    feature_key: str
-    operation_type: str
-    model: str
     provider: str
     status: str
     input_tokens: int = 0
@@ -40,9 +44,7 @@ class UsageRecord:
     images: int = 0
     image_size: str | None = None
     image_quality: str | None = None
-    credits: int = 0
     usd_cost_nanos: int | None = None
-    price_version_id: int | None = None
     latency_ms: int | None = None
     ttft_ms: int | None = None
     error_type: str | None = None
@@ -53,30 +55,109 @@ class UsageRecord:
         """Refuse a malformed record before it reaches a money transaction."""
         if self.status not in USAGE_STATUSES:
             raise InvalidInput(f"usage status must be one of {USAGE_STATUSES}, got {self.status!r}")
-        for name in ("input_tokens", "output_tokens", "cached_tokens", "images", "credits"):
+        for name in ("input_tokens", "output_tokens", "cached_tokens", "images"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise InvalidInput(f"usage {name} must be a whole number >= 0, got {value!r:.40}")
 
 
 @dataclass(frozen=True)
-class UsageRow(UsageRecord):
-    id: int = 0
-    hold_id: int | None = None
-    created_at: datetime | None = None
+class UsageIdentity:
+    """Who made a call, paying from which account, for what, at which price version."""
+
+    user_id: int
+    account_id: int
+    feature_key: str
+    operation_type: str
+    model: str
+    price_version_id: int | None
+
+    @classmethod
+    def of_hold(cls, hold: Hold) -> UsageIdentity:
+        """A call's identity: always its hold's, never what a caller says."""
+        return cls(
+            user_id=hold.user_id,
+            account_id=hold.account_id,
+            feature_key=hold.feature_key,
+            operation_type=hold.operation_type,
+            model=hold.model,
+            price_version_id=hold.price_version_id,
+        )
+
+    @classmethod
+    def of_refusal(
+        cls, *, user_id: int, account_id: int, feature_key: str, model: str
+    ) -> UsageIdentity:
+        """A refused request's identity (it got no hold, so no price version)."""
+        return cls(user_id, account_id, feature_key, operation_type(feature_key).value, model, None)
 
 
-_INSERT = usage_records.insert().returning(usage_records.c.id)
+@dataclass(frozen=True)
+class UsageRow:
+    """A usage row as stored; ``credits`` (micro-credits) is what the call's hold captured."""
+
+    id: int
+    created_at: datetime
+    user_id: int
+    workspace_id: int
+    account_id: int
+    hold_id: int | None
+    feature_key: str
+    operation_type: str
+    model: str
+    provider: str
+    status: str
+    input_tokens: int
+    output_tokens: int
+    cached_tokens: int
+    images: int
+    image_size: str | None
+    image_quality: str | None
+    credits: int
+    usd_cost_nanos: int | None
+    price_version_id: int | None
+    latency_ms: int | None
+    ttft_ms: int | None
+    error_type: str | None
+    error_message: str | None
+    idempotency_key: str | None
+
+
 _BY_HOLD = sa.select(usage_records).where(usage_records.c.hold_id == sa.bindparam("hold_id"))
+# The account's workspace, in the INSERT itself: no read before the write.
+_INSERT = (
+    usage_records.insert()
+    .values(
+        workspace_id=sa.select(accounts.c.workspace_id)
+        .where(accounts.c.id == sa.bindparam("of_account"))
+        .scalar_subquery()
+    )
+    .returning(usage_records.c.id)
+)
 _ROW_FIELDS = tuple(f.name for f in fields(UsageRow))
 
 
-def insert(conn: Connection, record: UsageRecord, now: datetime, hold_id: int | None = None) -> int:
-    values: dict[str, Any] = asdict(record)
-    if record.error_message is not None:
-        values["error_message"] = record.error_message[:_MESSAGE_LIMIT]
-    values.update(hold_id=hold_id, created_at=now)
+def insert(
+    conn: Connection,
+    identity: UsageIdentity,
+    usage: CallUsage,
+    now: datetime,
+    *,
+    credits: int = 0,
+    hold_id: int | None = None,
+) -> int:
+    """Write one row; ``credits`` is what the hold captured (0 for refusals and releases)."""
+    values: dict[str, Any] = {**asdict(identity), **asdict(usage)}
+    if usage.error_message is not None:
+        values["error_message"] = usage.error_message[:_MESSAGE_LIMIT]
+    values.update(credits=credits, hold_id=hold_id, created_at=now, of_account=identity.account_id)
     return int(conn.execute(_INSERT, values).scalar_one())
+
+
+def insert_for_hold(conn: Connection, hold: Hold, usage: CallUsage, now: datetime) -> int:
+    """The row of the call ``hold`` paid for, as the hold stands (its capture, if any)."""
+    identity = UsageIdentity.of_hold(hold)
+    return insert(conn, identity, usage, now, credits=hold.captured or 0, hold_id=hold.id)
 
 
 def _row(row: Any) -> UsageRow:

@@ -159,7 +159,7 @@ class ChatTurn:
             self.estimate,
         )
         assert gateway and call and hold and caller and estimate
-        base = gateway.settlement.usage_base(caller, call.model, hold, self._key)
+        base = gateway.settlement.measured(call.model, self._key)
         ttft = None if first is None else ms(first - started)
         model = call.model.litellm_model
         if outcome in FAILED:
@@ -230,7 +230,7 @@ def release_unsent(
     """A reserved turn that was never streamed: release it (runs at most once, from ``close`` or
     when the turn is collected, so it must not raise)."""
     usage = replace(
-        gateway.settlement.usage_base(caller, model, hold, key),
+        gateway.settlement.measured(model, key),
         status=UsageStatus.ERROR,
         error_type="NotSent",
         error_message="closed before it was sent",

@@ -30,7 +30,7 @@ def run_images(
 ) -> ImageResult:
     """Make the images, keep them, and charge for those that came back (at most the hold)."""
     started = time.monotonic()
-    base = gateway.settlement.usage_base(caller, call.model, hold, key)
+    base = gateway.settlement.measured(call.model, key)
     base = replace(base, image_size=call.size, image_quality=call.quality)
     try:
         batch = gateway.provider_for(call.model).generate_images(call)

@@ -17,11 +17,10 @@ import time
 from dataclasses import replace
 
 from ledger.errors import LedgerError
-from ledger.features import operation_type
 from ledger.holds import Hold
 from ledger.service import Ledger
 from ledger.statuses import ProviderOutcome, UsageStatus
-from ledger.usage import UsageRecord
+from ledger.usage import CallUsage
 from workbench.gateway.caller import Caller
 from workbench.gateway.catalogue import ModelEntry
 from workbench.gateway.errors import GatewayError, ProviderFailed
@@ -37,19 +36,10 @@ class Settlement:
     def __init__(self, ledger: Ledger) -> None:
         self.ledger = ledger
 
-    def usage_base(self, caller: Caller, entry: ModelEntry, hold: Hold, key: str) -> UsageRecord:
-        return UsageRecord(
-            user_id=caller.user_id,
-            workspace_id=caller.workspace_id,
-            account_id=caller.account_id,
-            feature_key=hold.feature_key,
-            operation_type=hold.operation_type,
-            model=hold.model,
-            provider=entry.provider,
-            status=UsageStatus.OK,
-            price_version_id=hold.price_version_id,
-            idempotency_key=key,
-        )
+    def measured(self, entry: ModelEntry, key: str) -> CallUsage:
+        """The start of a call's usage row: its provider and key. Who, what and the charge are the
+        ledger's to add, from the call's hold."""
+        return CallUsage(provider=entry.provider, status=UsageStatus.OK, idempotency_key=key)
 
     def refusal(
         self,
@@ -59,26 +49,24 @@ class Settlement:
         key: str,
         refusal: LedgerError | GatewayError,
     ) -> None:
-        self.ledger.record_usage(
-            UsageRecord(
-                user_id=caller.user_id,
-                workspace_id=caller.workspace_id,
-                account_id=caller.account_id,
-                feature_key=feature,
-                operation_type=operation_type(feature).value,
-                model=entry.price,
+        self.ledger.record_refusal(
+            account_id=caller.account_id,
+            user_id=caller.user_id,
+            feature_key=feature,
+            model=entry.price,
+            usage=CallUsage(
                 provider=entry.provider,
                 status=UsageStatus.REFUSED,
                 error_type=type(refusal).__name__,
                 error_message=refusal.message,
                 idempotency_key=key,
-            )
+            ),
         )
 
     def failure(
         self,
         hold: Hold,
-        base: UsageRecord,
+        base: CallUsage,
         error: ProviderError,
         started: float,
         key: str,
@@ -97,7 +85,7 @@ class Settlement:
             error_message=redactor(error.message),
         )
         if error.kind is ProviderOutcome.TIMEOUT:
-            self.ledger.record_usage(usage, hold_id=hold.id)
+            self.ledger.record_timeout(hold.id, usage)
             log.warning(
                 "call timed out model=%s hold=%s: hold kept until %s",
                 hold.model,
