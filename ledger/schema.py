@@ -14,11 +14,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
+from ledger.statuses import HoldStatus, UsageStatus
+
 ROLES = ("admin", "member")
 GRANT_KINDS = ("paid", "plan", "promo", "adjustment")
-HOLD_STATUSES = ("pending", "captured", "released", "expired")
+HOLD_STATUSES = tuple(status.value for status in HoldStatus)
 ENTRY_KINDS = ("grant", "hold", "capture", "release", "expire", "refund", "adjustment")
-USAGE_STATUSES = ("ok", "error", "cancelled", "timeout", "refused")
+USAGE_STATUSES = tuple(status.value for status in UsageStatus)
 SWITCH_KINDS = ("model", "feature")
 
 
