@@ -38,15 +38,13 @@ def check_amount(value: object, what: str = "amount", *, allow_zero: bool = Fals
     if not isinstance(value, int) or isinstance(value, bool):
         raise InvalidAmount(
             f"{what} must be a whole number of micro-credits (see ledger.amounts.credits), "
-            f"got {value!r:.40}",
-            value=repr(value),
+            f"got {value!r:.40}"
         )
     low = 0 if allow_zero else 1
     if value < low or value > MAX_AMOUNT:
         raise InvalidAmount(
             f"{what} must be between {format_credits(low)} and {format_credits(MAX_AMOUNT)} "
-            f"credits, got {format_credits(value)}",
-            value=value,
+            f"credits, got {format_credits(value)}"
         )
     return value
 
@@ -54,12 +52,10 @@ def check_amount(value: object, what: str = "amount", *, allow_zero: bool = Fals
 def check_count(value: object, what: str, *, allow_zero: bool = False) -> int:
     """A count (tokens, images, replies): a whole number, at least one or zero if allowed."""
     if not isinstance(value, int) or isinstance(value, bool):
-        raise InvalidAmount(f"{what} must be a whole number, got {value!r:.40}", value=repr(value))
+        raise InvalidAmount(f"{what} must be a whole number, got {value!r:.40}")
     low = 0 if allow_zero else 1
     if value < low or value > MAX_AMOUNT:
-        raise InvalidAmount(
-            f"{what} must be between {low:,} and {MAX_AMOUNT:,}, got {value:,}", value=value
-        )
+        raise InvalidAmount(f"{what} must be between {low:,} and {MAX_AMOUNT:,}, got {value:,}")
     return value
 
 
@@ -73,24 +69,23 @@ def credits(value: int | str | Decimal) -> int:
     if isinstance(value, bool) or not isinstance(value, int | str | Decimal):
         raise InvalidAmount(
             f"credits must be given as an int, a decimal string or a Decimal, never "
-            f"{type(value).__name__} ({value!r:.40})",
-            value=repr(value),
+            f"{type(value).__name__} ({value!r:.40})"
         )
     if isinstance(value, int):
         return value * MICROS_PER_CREDIT
     try:
         number = Decimal(value.strip()) if isinstance(value, str) else value
     except InvalidOperation:
-        raise InvalidAmount(f"{value!r:.40} is not a number of credits", value=value) from None
+        raise InvalidAmount(f"{value!r:.40} is not a number of credits") from None
     if not number.is_finite():
-        raise InvalidAmount(f"{value!r:.40} is not a number of credits", value=str(value))
+        raise InvalidAmount(f"{value!r:.40} is not a number of credits")
     # With integers only: Decimal arithmetic rounds to its context's precision (28 digits).
     sign, digits, exponent = number.as_tuple()
     assert isinstance(exponent, int)  # finite
     coefficient = int("".join(map(str, digits)))
     shift = exponent + DECIMALS
     if shift > _LARGEST_SHIFT:
-        raise InvalidAmount(f"{value!s:.40} credits is far too large", value=str(value))
+        raise InvalidAmount(f"{value!s:.40} credits is far too large")
     micros: int
     if shift >= 0 or coefficient == 0:
         micros = coefficient * 10 ** max(shift, 0)
@@ -101,8 +96,7 @@ def credits(value: int | str | Decimal) -> int:
         if rest or -shift > len(digits):
             raise InvalidAmount(
                 f"{value!s:.40} credits has more than {DECIMALS} decimals: the smallest amount "
-                "is 0.000001 credit",
-                value=str(value),
+                "is 0.000001 credit"
             )
     return -micros if sign else micros
 
@@ -121,8 +115,7 @@ def parse_credits(text: str) -> int:
             pass  # more than six decimals: the same sentence as any other bad input
     raise InvalidAmount(
         f"{str(text)[:40]!r} is not an amount of credits: write a number such as 5, 0.25 or "
-        f"1,000.5 (at most {DECIMALS} decimals)",
-        value=str(text)[:40],
+        f"1,000.5 (at most {DECIMALS} decimals)"
     )
 
 
@@ -140,7 +133,7 @@ def format_credits(micros: int, *, exact: bool = False) -> str:
     not read the same.
     """
     if isinstance(micros, bool) or not isinstance(micros, int):
-        raise InvalidAmount(f"not an amount of micro-credits: {micros!r:.40}", value=repr(micros))
+        raise InvalidAmount(f"not an amount of micro-credits: {micros!r:.40}")
     if micros == 0:
         return "0"
     sign = "-" if micros < 0 else ""

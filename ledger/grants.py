@@ -68,9 +68,7 @@ def open_grants(conn: Connection, account_id: int, now: datetime) -> list[GrantR
 
 def check_kind(kind: object) -> str:
     if kind not in GRANT_KINDS:
-        raise InvalidInput(
-            f"grant kind must be one of {', '.join(GRANT_KINDS)}; got {kind!r}", kind=str(kind)
-        )
+        raise InvalidInput(f"grant kind must be one of {', '.join(GRANT_KINDS)}; got {kind!r}")
     assert isinstance(kind, str)
     return kind
 

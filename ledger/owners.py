@@ -44,10 +44,10 @@ def create_workspace(conn: Connection, slug: str, name: str, now: datetime) -> W
     """A workspace and its credit account, created together so neither exists alone."""
     if not isinstance(slug, str) or not _SLUG.fullmatch(slug):
         raise InvalidInput(
-            f"workspace slug must be lowercase letters, digits, _ or -; got {slug!r}", slug=slug
+            f"workspace slug must be lowercase letters, digits, _ or -; got {slug!r}"
         )
     if conn.execute(sa.select(workspaces.c.id).where(workspaces.c.slug == slug)).first():
-        raise AlreadyExists(f"workspace {slug!r} already exists", slug=slug)
+        raise AlreadyExists(f"workspace {slug!r} already exists")
     workspace_id = conn.execute(
         workspaces.insert()
         .values(slug=slug, name=name or slug, created_at=now)
@@ -65,11 +65,9 @@ def create_user(
     conn: Connection, username: str, display_name: str, now: datetime, email: str | None = None
 ) -> User:
     if not isinstance(username, str) or not _USERNAME.fullmatch(username):
-        raise InvalidInput(
-            f"username must be letters, digits, _ . @ or -; got {username!r}", username=username
-        )
+        raise InvalidInput(f"username must be letters, digits, _ . @ or -; got {username!r}")
     if conn.execute(sa.select(users.c.id).where(users.c.username == username)).first():
-        raise AlreadyExists(f"user {username!r} already exists", username=username)
+        raise AlreadyExists(f"user {username!r} already exists")
     user_id = conn.execute(
         users.insert()
         .values(
@@ -89,7 +87,7 @@ def add_member(
     monthly_cap: int | None = None,
 ) -> Membership:
     if role not in ROLES:
-        raise InvalidInput(f"role must be one of {', '.join(ROLES)}; got {role!r}", role=role)
+        raise InvalidInput(f"role must be one of {', '.join(ROLES)}; got {role!r}")
     if monthly_cap is not None:
         check_amount(monthly_cap, "monthly cap", allow_zero=True)
     workspace_by_id(conn, workspace_id)
@@ -98,11 +96,7 @@ def add_member(
         memberships.c.workspace_id == workspace_id, memberships.c.user_id == user_id
     )
     if conn.execute(existing).first():
-        raise AlreadyExists(
-            f"user {user_id} is already a member of workspace {workspace_id}",
-            workspace_id=workspace_id,
-            user_id=user_id,
-        )
+        raise AlreadyExists(f"user {user_id} is already a member of workspace {workspace_id}")
     conn.execute(
         memberships.insert().values(
             workspace_id=workspace_id,
@@ -124,11 +118,7 @@ def set_monthly_cap(conn: Connection, workspace_id: int, user_id: int, cap: int 
         .values(monthly_cap=cap)
     )
     if result.rowcount == 0:
-        raise UnknownUser(
-            f"user {user_id} is not a member of workspace {workspace_id}",
-            workspace_id=workspace_id,
-            user_id=user_id,
-        )
+        raise UnknownUser(f"user {user_id} is not a member of workspace {workspace_id}")
 
 
 def workspace_by_id(conn: Connection, workspace_id: int) -> Workspace:
@@ -138,7 +128,7 @@ def workspace_by_id(conn: Connection, workspace_id: int) -> Workspace:
         .where(workspaces.c.id == workspace_id, accounts.c.name == "main")
     ).first()
     if row is None:
-        raise UnknownWorkspace(f"no workspace with id {workspace_id!r}", workspace_id=workspace_id)
+        raise UnknownWorkspace(f"no workspace with id {workspace_id!r}")
     return Workspace(row.id, row.slug, row.name, row.account_id)
 
 
@@ -155,21 +145,21 @@ def all_workspaces(conn: Connection) -> list[Workspace]:
 def workspace_by_slug(conn: Connection, slug: str) -> Workspace:
     row = conn.execute(sa.select(workspaces.c.id).where(workspaces.c.slug == slug)).first()
     if row is None:
-        raise UnknownWorkspace(f"no workspace named {slug!r}", slug=slug)
+        raise UnknownWorkspace(f"no workspace named {slug!r}")
     return workspace_by_id(conn, row.id)
 
 
 def user_by_id(conn: Connection, user_id: int) -> User:
     row = conn.execute(sa.select(users).where(users.c.id == user_id)).first()
     if row is None:
-        raise UnknownUser(f"no user with id {user_id!r}", user_id=user_id)
+        raise UnknownUser(f"no user with id {user_id!r}")
     return User(row.id, row.username, row.display_name)
 
 
 def user_by_name(conn: Connection, username: str) -> User:
     row = conn.execute(sa.select(users).where(users.c.username == username)).first()
     if row is None:
-        raise UnknownUser(f"no user named {username!r}", username=username)
+        raise UnknownUser(f"no user named {username!r}")
     return User(row.id, row.username, row.display_name)
 
 
@@ -181,7 +171,7 @@ def user_by_email(conn: Connection, email: str) -> User:
         )
     ).first()
     if row is None:
-        raise UnknownUser(f"no user with email {email!r}", email=email)
+        raise UnknownUser(f"no user with email {email!r}")
     return User(row.id, row.username, row.display_name)
 
 

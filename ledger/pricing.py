@@ -89,10 +89,7 @@ def image_cost(price: Price, size: str, quality: str, n: int) -> int:
         offered = ", ".join(f"{s}/{q}" for s, q in sorted(price.images)) or "none"
         raise InvalidInput(
             f"model {price.model!r} has no price for size {size!r} at quality {quality!r}; "
-            f"priced: {offered}",
-            model=price.model,
-            size=size,
-            quality=quality,
+            f"priced: {offered}"
         ) from None
     return per_image * n
 
@@ -108,7 +105,7 @@ def load_catalogue(path: Path) -> list[Price]:
     try:
         document = tomllib.loads(path.read_text(encoding="utf-8"), parse_float=Decimal)
     except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise InvalidInput(f"cannot read price catalogue {path}: {exc}", path=str(path)) from None
+        raise InvalidInput(f"cannot read price catalogue {path}: {exc}") from None
     prices: list[Price] = []
     seen: set[str] = set()
     for index, raw in enumerate(document.get("model", [])):
@@ -180,7 +177,6 @@ def check_current(
         raise UnpricedModel(
             f"model {model!r} is priced for {version_feature_key!r}, not {feature_key!r}",
             model=model,
-            feature_key=feature_key,
         )
     return version_id
 
@@ -204,7 +200,7 @@ def price_version(conn: Connection, version_id: int) -> Price:
     """One price version by id (what a hold was priced at), active or not: versions never change."""
     row = conn.execute(sa.select(price_versions).where(price_versions.c.id == version_id)).first()
     if row is None:
-        raise UnpricedModel(f"no price version {version_id!r}", version_id=version_id)
+        raise UnpricedModel(f"no price version {version_id!r}")
     return _price_from_row(conn, row)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 import pytest
 
 from ledger import errors
@@ -31,13 +33,35 @@ def test_same_key_different_request_is_a_conflict(ledger: Ledger, seeded: Seed) 
 
 
 def test_stored_refusal_is_replayed_even_after_credits_arrive(ledger: Ledger, seeded: Seed) -> None:
-    with pytest.raises(errors.InsufficientCredits):
+    with pytest.raises(errors.InsufficientCredits) as first:
         reserve(ledger, seeded, credits(5000), "big")
+    assert first.value.replayed is False
     ledger.grant(seeded.account_id, credits(10_000), kind="paid", key="top-up")
     with pytest.raises(errors.InsufficientCredits) as caught:
         reserve(ledger, seeded, credits(5000), "big")
     assert caught.value.fields["available"] == credits(1000)  # the original refusal, as it was
+    assert (caught.value.available, caught.value.needed) == (credits(1000), credits(5000))
+    assert caught.value.replayed is True
+    assert (caught.value.message, caught.value.fields) == (first.value.message, first.value.fields)
     assert reserve(ledger, seeded, credits(5000), "big-retry") > 0
+
+
+def test_errors_carry_typed_facts_that_round_trip() -> None:
+    refusal = errors.CapExceeded("cap", account_id=1, user_id=2, cap=30, used=20, needed=11)
+    assert (refusal.cap, refusal.used, refusal.needed) == (30, 20, 11)
+    assert str(refusal) == "cap" and refusal.args == ("cap",)
+    payload = refusal.to_payload()
+    assert payload == {
+        "type": "CapExceeded",
+        "message": "cap",
+        "fields": {"account_id": 1, "user_id": 2, "cap": 30, "used": 20, "needed": 11},
+    }, "the stored format: replayed is not one of the facts"
+    again = errors.error_from_payload(payload)
+    assert type(again) is errors.CapExceeded and again.replayed
+    assert (again.message, again.fields) == (refusal.message, refusal.fields)
+    copied = pickle.loads(pickle.dumps(again))
+    assert type(copied) is errors.CapExceeded
+    assert (copied.fields, copied.replayed) == (again.fields, True)
 
 
 def test_capture_and_release_replays(ledger: Ledger, seeded: Seed) -> None:
