@@ -13,16 +13,12 @@ before amounts became micro-credits still match the same request.
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, fields
+from collections.abc import Mapping
 from datetime import datetime, timedelta
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.engine import Connection
 
 from ledger import (
     accounts,
@@ -32,223 +28,59 @@ from ledger import (
     holds,
     journal,
     owners,
-    pricing,
     ratelimits,
-    switches,
 )
 from ledger import usage as usage_rows
 from ledger.accounts import Balance
 from ledger.amounts import check_amount, request_identity
-from ledger.clock import Clock, database_now, system_clock
-from ledger.errors import InvalidInput, LedgerError, MissingReason, error_from_payload
+from ledger.catalogue_operations import CatalogueOperations
+from ledger.clock import database_now
+from ledger.errors import InvalidInput
 from ledger.features import operation_type
 from ledger.holds import Hold
-from ledger.idempotency import KeyCheck, Replay, check_key, record, request_hash
+from ledger.idempotency import KeyCheck
 from ledger.journal import JournalLine
+from ledger.outcomes import (
+    AdjustmentOutcome,
+    GrantOutcome,
+    HoldOutcome,
+    Outcome,
+    SweepReport,
+    adjustment_from_json,
+    grant_from_json,
+    hold_to_json,
+    plain_to_json,
+)
 from ledger.owners import Membership, User, Workspace
-from ledger.pricing import Price, PriceChange, PriceVersionRecord
 from ledger.ratelimits import RateLimits
-from ledger.switches import Switch, Switches
+from ledger.transactions import (
+    DEFAULT_HOLD_TTL,
+    MAX_HOLD_TTL,
+    Transactions,
+    check_id,
+    check_reason,
+    check_when,
+)
 from ledger.usage import CallUsage, UsageIdentity, UsageRow
 from ledger.verify import Mismatch, verify
 
-T = TypeVar("T")
-
-DEFAULT_HOLD_TTL = timedelta(minutes=15)
-MAX_HOLD_TTL = timedelta(days=1)
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What a mutating call did; ``replayed`` is True when answered from its idempotency key."""
-
-    replayed: bool
-
-
-@dataclass(frozen=True)
-class HoldOutcome(Outcome):
-    hold: Hold
+__all__ = [
+    "DEFAULT_HOLD_TTL",
+    "MAX_HOLD_TTL",
+    "AdjustmentOutcome",
+    "GrantOutcome",
+    "HoldOutcome",
+    "Ledger",
+    "Outcome",
+    "SweepReport",
+    "Transactions",
+]
 
 
-@dataclass(frozen=True)
-class GrantOutcome(Outcome):
-    grant_id: int
-    account_id: int
-    amount: int
-    kind: str
-    expires_at: datetime | None
-
-
-@dataclass(frozen=True)
-class AdjustmentOutcome(Outcome):
-    account_id: int
-    delta: int
-    grant_id: int | None
-
-
-@dataclass(frozen=True)
-class SweepReport:
-    holds_expired: int
-    grant_credits_expired: int
-    accounts_swept: int
-
-
-def _json_fields(obj: Any, skip: tuple[str, ...] = ()) -> dict[str, Any]:
-    """A dataclass's fields as JSON-ready values (datetimes as ISO strings)."""
-    return {
-        f.name: (v.isoformat() if isinstance(v := getattr(obj, f.name), datetime) else v)
-        for f in fields(obj)
-        if f.name not in skip
-    }
-
-
-def _hold_to_json(outcome: HoldOutcome) -> str:
-    # The hold row is the record of what happened; the key only needs to point at it. Written
-    # by hand because this runs on every reserve and capture.
-    return f'{{"ok": {{"hold_id": {int(outcome.hold.id)}}}}}'
-
-
-def _plain_to_json(outcome: Outcome) -> str:
-    return json.dumps({"ok": _json_fields(outcome, skip=("replayed",))}, default=str)
-
-
-def _grant_from_json(data: Mapping[str, Any]) -> GrantOutcome:
-    expires = data["expires_at"]
-    return GrantOutcome(
-        replayed=True,
-        grant_id=data["grant_id"],
-        account_id=data["account_id"],
-        amount=data["amount"],
-        kind=data["kind"],
-        expires_at=datetime.fromisoformat(expires) if expires else None,
-    )
-
-
-def _adjustment_from_json(data: Mapping[str, Any]) -> AdjustmentOutcome:
-    return AdjustmentOutcome(replayed=True, **data)
-
-
-def _check_reason(reason: object) -> str:
-    if not isinstance(reason, str) or not reason.strip():
-        raise MissingReason("a reason is required (say why, for the audit trail)")
-    if len(reason) > 2000:
-        raise InvalidInput("reason is longer than 2,000 characters")
-    return reason.strip()
-
-
-def _check_id(value: object, what: str) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-        raise InvalidInput(f"{what} must be a positive integer id, got {value!r:.40}")
-    return value
-
-
-def _check_when(value: datetime | None, what: str) -> datetime | None:
-    if value is not None and (not isinstance(value, datetime) or value.tzinfo is None):
-        raise InvalidInput(f"{what} must be a timezone-aware datetime (UTC), got {value!r:.60}")
-    return value
-
-
-class Ledger:
-    """The credit ledger over one database (SQLite file or PostgreSQL)."""
-
-    def __init__(
-        self,
-        engine: Engine,
-        *,
-        clock: Clock | None = None,
-        hold_ttl: timedelta = DEFAULT_HOLD_TTL,
-    ) -> None:
-        self.engine = engine
-        self._clock = clock
-        self.hold_ttl = hold_ttl
-
-    @classmethod
-    def open(
-        cls,
-        url: str,
-        *,
-        migrate: bool = True,
-        clock: Clock | None = None,
-        hold_ttl: timedelta = DEFAULT_HOLD_TTL,
-        **engine_options: Any,
-    ) -> Ledger:
-        engine = db.create_engine(url, **engine_options)
-        if migrate:
-            db.migrate(engine)
-        return cls(engine, clock=clock, hold_ttl=hold_ttl)
-
-    def close(self) -> None:
-        self.engine.dispose()
-
-    def now(self) -> datetime:
-        return self._clock() if self._clock else system_clock()
-
-    # --- transactions ----------------------------------------------------------------------
-
-    def _write(self, work: Callable[[Connection, datetime], T]) -> T:
-        with db.write_transaction(self.engine) as conn:
-            return work(conn, self.now())
-
-    def _read(self, work: Callable[[Connection], T]) -> T:
-        with db.read_only_connection(self.engine) as conn:
-            return work(conn)
-
-    def _idempotent(
-        self,
-        scope: str,
-        key: str,
-        params: Mapping[str, Any],
-        work: Callable[[Connection, KeyCheck, datetime], T],
-        encode: Callable[[T], str],
-        decode: Callable[[Mapping[str, Any]], T],
-    ) -> T:
-        """Run ``work`` once per key: replay its stored outcome, or store the new one with it.
-
-        ``work`` must call ``check.raise_if_used`` (from its first query) or ``check.lookup``
-        before it writes anything.
-        """
-        check = KeyCheck(scope, check_key(key), request_hash(scope, params))
-        # Two attempts: on PostgreSQL a concurrent first use of the same key makes one insert
-        # fail on the key's primary key; the retry then finds the winner's outcome.
-        for attempt in (1, 2):
-            try:
-                return self._idempotent_once(check, work, encode, decode)
-            except IntegrityError as error:
-                # Only a lost race for the key is retried; any other constraint violation is a bug
-                # and surfaces at once.
-                if attempt == 2 or "idempotency_keys" not in str(error.orig):
-                    raise
-        raise AssertionError("unreachable")
-
-    def _idempotent_once(
-        self,
-        check: KeyCheck,
-        work: Callable[[Connection, KeyCheck, datetime], T],
-        encode: Callable[[T], str],
-        decode: Callable[[Mapping[str, Any]], T],
-    ) -> T:
-        refusal: LedgerError | None = None
-        try:
-            with db.write_transaction(self.engine) as conn:
-                now = self.now()
-                try:
-                    value = work(conn, check, now)
-                except LedgerError as error:
-                    if not error.stored:
-                        raise
-                    # A refusal that depends on the ledger's state is kept with the key, and
-                    # committed with whatever the call legitimately did first (an expiry).
-                    record(conn, check, json.dumps({"error": error.to_payload()}, default=str), now)
-                    refusal = error
-                else:
-                    record(conn, check, encode(value), now)
-                    return value
-        except Replay as replay:
-            if "error" in replay.outcome:
-                raise error_from_payload(replay.outcome["error"]) from None
-            return decode(replay.outcome["ok"])
-        assert refusal is not None
-        raise refusal
+class Ledger(CatalogueOperations):
+    """The credit ledger over one database (SQLite file or PostgreSQL): owners, money in, the
+    two-phase spend, usage rows, the sweeper and reads here; transactions and idempotency in
+    ``Transactions``, prices and switches in ``CatalogueOperations``."""
 
     def _replayed_hold(self, data: Mapping[str, Any]) -> HoldOutcome:
         """A replay answers with the hold the first call made, as it stands now."""
@@ -304,182 +136,6 @@ class Ledger:
     def membership(self, workspace_id: int, user_id: int) -> Membership | None:
         return self._read(lambda conn: owners.membership(conn, workspace_id, user_id))
 
-    # --- prices ----------------------------------------------------------------------------
-
-    def import_prices(
-        self,
-        catalogue: Path | Sequence[Price],
-        *,
-        actor_user_id: int | None = None,
-        reason: str | None = None,
-        dry_run: bool = False,
-        withdraw_missing: bool = False,
-    ) -> list[PriceChange]:
-        """Import a price catalogue (a path, or parsed prices) on purpose: a new version for every
-        model whose terms differ from its current price, authored by ``actor_user_id`` (None: the
-        catalogue file). Models the catalogue does not list keep their prices unless
-        ``withdraw_missing``, which makes them unpriced. ``dry_run`` returns the same list and
-        writes nothing. Importing the same catalogue again changes nothing.
-        """
-        prices = pricing.load_catalogue(catalogue) if isinstance(catalogue, Path) else catalogue
-        actor = self._check_actor(actor_user_id)
-        reason = switches.check_text(reason, "reason", switches.MAX_REASON)
-        if dry_run:
-            return self._read(
-                lambda conn: pricing.plan_import(conn, prices, withdraw_missing=withdraw_missing)
-            )
-
-        def work(conn: Connection, now: datetime) -> list[PriceChange]:
-            switches.lock_catalogue(conn)
-            self._actor_exists(conn, actor)
-            changes = pricing.plan_import(conn, prices, withdraw_missing=withdraw_missing)
-            pricing.apply(conn, changes, now, actor_user_id=actor, reason=reason)
-            return changes
-
-        return self._write(work)
-
-    def set_price(
-        self,
-        model: str,
-        *,
-        feature_key: str,
-        input_per_mtok: int | None = None,
-        output_per_mtok: int | None = None,
-        images: Mapping[tuple[str, str], int] | None = None,
-        actor_user_id: int | None,
-        reason: str | None = None,
-    ) -> PriceChange | None:
-        """Price ``model`` from now on: a new version recording who (``actor_user_id``; None only
-        for the system) and when. Tokens: credits per million input and output tokens; images:
-        credits per image by (size, quality). The same terms as the current price add nothing
-        (returns None). Holds already made keep the version they were priced at."""
-        price = pricing.check_price(
-            Price(
-                model,
-                feature_key,
-                input_per_mtok,
-                output_per_mtok,
-                images=dict(images or {}),
-            )
-        )
-        actor = self._check_actor(actor_user_id)
-        reason = switches.check_text(reason, "reason", switches.MAX_REASON)
-
-        def work(conn: Connection, now: datetime) -> PriceChange | None:
-            switches.lock_catalogue(conn)
-            self._actor_exists(conn, actor)
-            changes = pricing.plan_import(conn, [price])
-            pricing.apply(conn, changes, now, actor_user_id=actor, reason=reason)
-            return changes[0] if changes else None
-
-        return self._write(work)
-
-    def price_history(self, model: str, limit: int = 100) -> list[PriceVersionRecord]:
-        """A model's price versions, newest first, each with its author and time."""
-        return self._read(lambda conn: pricing.history(conn, model, limit))
-
-    def seed_catalogue(
-        self, prices: Path | Sequence[Price], models: Mapping[str, bool]
-    ) -> list[str]:
-        """What start-up does, and all it does, with the catalogue files: load ``prices`` if the
-        database has no price version at all, and record a first switch for every model in
-        ``models`` (id → enabled in the file) that has none. Never changes a price or a switch
-        that exists, so a change made in the database survives every restart."""
-
-        def work(conn: Connection, now: datetime) -> list[str]:
-            switches.lock_catalogue(conn)
-            lines: list[str] = []
-            if not pricing.has_prices(conn):
-                loaded = pricing.load_catalogue(prices) if isinstance(prices, Path) else prices
-                changes = pricing.plan_import(conn, loaded)
-                pricing.apply(conn, changes, now, reason="seeded from the price catalogue")
-                lines += [str(change) for change in changes]
-            lines += switches.seed_models(conn, models, now, "as first listed in the catalogue")
-            return lines
-
-        return self._write(work)
-
-    def set_model_enabled(
-        self, model: str, enabled: bool, actor_user_id: int | None, reason: str | None = None
-    ) -> Switch:
-        """Switch an allowlisted model on or off for every app process (honoured within the
-        gateway's cache window). Off, requests for it fall back to the default with a notice."""
-        model = switches.check_key(switches.MODEL, model)
-        return self._switch(switches.MODEL, model, enabled, None, actor_user_id, reason)
-
-    def set_feature(
-        self,
-        feature_key: str,
-        enabled: bool,
-        message: str | None = None,
-        *,
-        actor_user_id: int | None,
-        reason: str | None = None,
-    ) -> Switch:
-        """Switch a feature (``ai_text_chat``, ``ai_image_generation``) on or off; ``message`` is
-        shown to people while it is off. Off, calls are refused before any hold."""
-        feature_key = switches.check_key(switches.FEATURE, feature_key)
-        message = switches.check_text(message, "message", switches.MAX_MESSAGE)
-        return self._switch(switches.FEATURE, feature_key, enabled, message, actor_user_id, reason)
-
-    def switches(self) -> Switches:
-        """The current state of every model and feature switch ever set (one query)."""
-        return self._read(switches.current)
-
-    def switch_history(self, kind: str, key: str, limit: int = 100) -> list[Switch]:
-        """One switch's changes (``kind`` model or feature), newest first."""
-        switches.check_kind(kind)
-        return self._read(lambda conn: switches.history(conn, kind, key, limit))
-
-    def _switch(
-        self,
-        kind: str,
-        key: str,
-        enabled: bool,
-        message: str | None,
-        actor_user_id: int | None,
-        reason: str | None,
-    ) -> Switch:
-        if not isinstance(enabled, bool):
-            raise InvalidInput(f"enabled must be True or False, got {enabled!r:.40}")
-        actor = self._check_actor(actor_user_id)
-        reason = switches.check_text(reason, "reason", switches.MAX_REASON)
-
-        def work(conn: Connection, now: datetime) -> Switch:
-            switches.lock_catalogue(conn)
-            self._actor_exists(conn, actor)
-            return switches.record(
-                conn,
-                kind,
-                key,
-                enabled,
-                now,
-                message=message if not enabled else None,
-                reason=reason,
-                actor_user_id=actor,
-            )
-
-        return self._write(work)
-
-    @staticmethod
-    def _check_actor(actor_user_id: int | None) -> int | None:
-        return None if actor_user_id is None else _check_id(actor_user_id, "acting user id")
-
-    @staticmethod
-    def _actor_exists(conn: Connection, actor_user_id: int | None) -> None:
-        if actor_user_id is not None:
-            owners.user_by_id(conn, actor_user_id)  # UnknownUser
-
-    def price(self, model: str) -> Price:
-        return self._read(lambda conn: pricing.current_price(conn, model))
-
-    def price_version(self, version_id: int) -> Price:
-        """The price a hold was made at (versions are immutable, so this may be cached)."""
-        return self._read(lambda conn: pricing.price_version(conn, version_id))
-
-    def priced_models(self) -> list[Price]:
-        return self._read(pricing.priced_models)
-
     # --- money in --------------------------------------------------------------------------
 
     def grant(
@@ -496,10 +152,10 @@ class Ledger:
     ) -> GrantOutcome:
         """``amount`` micro-credits in (``ledger.amounts.credits(5)`` for 5 credits). ``kind``:
         paid, plan, promo or adjustment; spent by priority, then expiry."""
-        _check_id(account_id, "account id")
+        check_id(account_id, "account id")
         check_amount(amount)
         grants.check_kind(kind)
-        _check_when(expires_at, "expires_at")
+        check_when(expires_at, "expires_at")
         if priority is not None and (not isinstance(priority, int) or isinstance(priority, bool)):
             raise InvalidInput(f"priority must be an integer, got {priority!r:.40}")
         params = {
@@ -530,19 +186,19 @@ class Ledger:
             )
             return GrantOutcome(False, grant_id, account_id, amount, kind, expires_at)
 
-        return self._idempotent("grant", key, params, work, _plain_to_json, _grant_from_json)
+        return self._idempotent("grant", key, params, work, plain_to_json, grant_from_json)
 
     def adjust(
         self, account_id: int, delta: int, *, actor_user_id: int, reason: str, key: str
     ) -> AdjustmentOutcome:
         """An admin's correction of ``delta`` micro-credits: in (as an ``adjustment`` grant) or
         out, with a reason."""
-        _check_id(account_id, "account id")
-        _check_id(actor_user_id, "acting user id")
+        check_id(account_id, "account id")
+        check_id(actor_user_id, "acting user id")
         if not isinstance(delta, int) or isinstance(delta, bool) or delta == 0:
             raise InvalidInput(f"adjustment must be a non-zero whole number, got {delta!r:.40}")
         check_amount(abs(delta), "adjustment")
-        reason = _check_reason(reason)
+        reason = check_reason(reason)
         params = {
             "account_id": account_id,
             "delta": request_identity(delta),
@@ -555,7 +211,7 @@ class Ledger:
             grant_id = adjustments.adjust(conn, account_id, delta, actor_user_id, reason, now)
             return AdjustmentOutcome(False, account_id, delta, grant_id)
 
-        return self._idempotent("adjust", key, params, work, _plain_to_json, _adjustment_from_json)
+        return self._idempotent("adjust", key, params, work, plain_to_json, adjustment_from_json)
 
     # --- two-phase spend -------------------------------------------------------------------
 
@@ -579,8 +235,8 @@ class Ledger:
         ``fingerprint`` stands for what the hold pays for (a digest of the prompt, say): it is
         part of the request's identity, so reusing the key for another prompt is a conflict.
         """
-        _check_id(account_id, "account id")
-        _check_id(user_id, "user id")
+        check_id(account_id, "account id")
+        check_id(user_id, "user id")
         op = operation_type(feature_key)
         if not isinstance(model, str) or not model.strip() or len(model) > 200:
             raise InvalidInput(f"model must be a non-empty name, got {model!r:.60}")
@@ -617,7 +273,7 @@ class Ledger:
             )
             return HoldOutcome(False, hold)
 
-        return self._idempotent("reserve", key, params, work, _hold_to_json, self._replayed_hold)
+        return self._idempotent("reserve", key, params, work, hold_to_json, self._replayed_hold)
 
     def capture(
         self, hold_id: int, amount: int, *, key: str, usage: CallUsage | None = None
@@ -629,7 +285,7 @@ class Ledger:
         identity and the credits of the hold (``UsageIdentity.of_hold``). It is not part of the
         request's identity: a replay returns the first outcome whatever it says.
         """
-        _check_id(hold_id, "hold id")
+        check_id(hold_id, "hold id")
         check_amount(amount, "capture amount", allow_zero=True)
         if usage is not None:
             usage.check()
@@ -641,7 +297,7 @@ class Ledger:
                 usage_rows.insert_for_hold(conn, hold, usage, now)
             return HoldOutcome(False, hold)
 
-        return self._idempotent("capture", key, params, work, _hold_to_json, self._replayed_hold)
+        return self._idempotent("capture", key, params, work, hold_to_json, self._replayed_hold)
 
     def release(
         self, hold_id: int, *, reason: str, key: str, usage: CallUsage | None = None
@@ -650,8 +306,8 @@ class Ledger:
 
         ``usage`` as for :meth:`capture`, with zero credits.
         """
-        _check_id(hold_id, "hold id")
-        reason = _check_reason(reason)
+        check_id(hold_id, "hold id")
+        reason = check_reason(reason)
         if usage is not None:
             usage.check()
         params = {"hold_id": hold_id, "reason": reason}
@@ -662,7 +318,7 @@ class Ledger:
                 usage_rows.insert_for_hold(conn, hold, usage, now)
             return HoldOutcome(False, hold)
 
-        return self._idempotent("release", key, params, work, _hold_to_json, self._replayed_hold)
+        return self._idempotent("release", key, params, work, hold_to_json, self._replayed_hold)
 
     # --- usage -----------------------------------------------------------------------------
 
@@ -672,8 +328,8 @@ class Ledger:
         """The usage row of a request refused before any hold (no credits, a cap, a rate limit,
         an unpriced model, a feature switched off): zero credits, its workspace the account's.
         Returns the row's id."""
-        _check_id(account_id, "account id")
-        _check_id(user_id, "user id")
+        check_id(account_id, "account id")
+        check_id(user_id, "user id")
         usage.check()
         identity = UsageIdentity.of_refusal(
             user_id=user_id, account_id=account_id, feature_key=feature_key, model=model
@@ -683,7 +339,7 @@ class Ledger:
     def record_timeout(self, hold_id: int, usage: CallUsage) -> int:
         """The usage row of a call that timed out: its outcome is unknown, so its hold stays
         pending until it expires (or is reconciled); the row has the hold's identity."""
-        _check_id(hold_id, "hold id")
+        check_id(hold_id, "hold id")
         usage.check()
 
         def work(conn: Connection, now: datetime) -> int:
