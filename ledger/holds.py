@@ -51,6 +51,7 @@ from ledger.journal import Entry
 from ledger.schema import accounts as accounts_table
 from ledger.schema import grants as grants_table
 from ledger.schema import holds, memberships, price_versions
+from ledger.statuses import HoldStatus
 
 
 @dataclass(frozen=True)
@@ -171,8 +172,8 @@ _MONTH_SPEND = sa.select(
     sa.func.coalesce(
         sa.func.sum(
             sa.case(
-                (holds.c.status == "pending", holds.c.amount),
-                (holds.c.status == "captured", holds.c.captured),
+                (holds.c.status == HoldStatus.PENDING, holds.c.amount),
+                (holds.c.status == HoldStatus.CAPTURED, holds.c.captured),
                 else_=0,
             )
         ),
@@ -182,7 +183,7 @@ _MONTH_SPEND = sa.select(
     holds.c.account_id == sa.bindparam("account_id"),
     holds.c.user_id == sa.bindparam("user_id"),
     holds.c.created_at >= sa.bindparam("since"),
-    holds.c.status.in_(("pending", "captured")),
+    holds.c.status.in_((HoldStatus.PENDING, HoldStatus.CAPTURED)),
 )
 
 # The new id comes back as ``inserted_primary_key``: the cursor's lastrowid on SQLite, RETURNING on
@@ -197,7 +198,7 @@ _INSERT_COLUMNS = tuple(
 _READ = sa.select(holds).where(holds.c.id == sa.bindparam("hold_id"))
 _RESOLVE = (
     holds.update()
-    .where(holds.c.id == sa.bindparam("hold_id"), holds.c.status == "pending")
+    .where(holds.c.id == sa.bindparam("hold_id"), holds.c.status == HoldStatus.PENDING)
     .values(
         status=sa.bindparam("new_status"),
         captured=sa.bindparam("captured_amount"),
@@ -287,7 +288,7 @@ def reserve(
         "price_version_id": price_version_id,
         "amount": amount,
         "captured": None,
-        "status": "pending",
+        "status": HoldStatus.PENDING,
         "release_reason": None,
         "created_at": now,
         "expires_at": now + ttl,
@@ -302,11 +303,12 @@ def reserve(
 
 
 def _raise_not_pending(hold: Hold) -> None:
-    error = {
-        "captured": HoldAlreadyCaptured,
-        "released": HoldReleased,
-        "expired": HoldExpired,
-    }.get(hold.status, HoldNotPending)
+    ended: dict[str, type[HoldNotPending]] = {
+        HoldStatus.CAPTURED: HoldAlreadyCaptured,
+        HoldStatus.RELEASED: HoldReleased,
+        HoldStatus.EXPIRED: HoldExpired,
+    }
+    error = ended.get(hold.status, HoldNotPending)
     raise error(f"hold {hold.id} is already {hold.status}", hold_id=hold.id, status=hold.status)
 
 
@@ -339,7 +341,7 @@ def _pending_hold(
 
 
 def _ensure_pending(conn: Connection, hold: Hold, now: datetime) -> None:
-    if hold.status != "pending":
+    if hold.status != HoldStatus.PENDING:
         _raise_not_pending(hold)
     if hold.expires_at <= now:
         if not expire(conn, hold, now):
@@ -347,7 +349,7 @@ def _ensure_pending(conn: Connection, hold: Hold, now: datetime) -> None:
         raise HoldExpired(
             f"hold {hold.id} expired at {hold.expires_at.isoformat()}",
             hold_id=hold.id,
-            status="expired",
+            status=HoldStatus.EXPIRED,
         )
 
 
@@ -383,7 +385,7 @@ def capture(conn: Connection, check: KeyCheck, hold_id: int, amount: int, now: d
             requested=amount,
         )
     _ensure_pending(conn, hold, now)
-    _resolve(conn, hold, "captured", now, captured=amount)
+    _resolve(conn, hold, HoldStatus.CAPTURED, now, captured=amount)
     lines: list[Entry] = []
     if amount:
         template = Entry(
@@ -406,13 +408,13 @@ def capture(conn: Connection, check: KeyCheck, hold_id: int, amount: int, now: d
             )
         )
     journal.append(conn, lines, now)
-    return hold.resolved("captured", now, captured=amount)
+    return hold.resolved(HoldStatus.CAPTURED, now, captured=amount)
 
 
 def release(conn: Connection, check: KeyCheck, hold_id: int, reason: str, now: datetime) -> Hold:
     hold, _ = _pending_hold(conn, _RELEASE_FACTS, check, hold_id, now)
     _ensure_pending(conn, hold, now)
-    _resolve(conn, hold, "released", now, reason=reason)
+    _resolve(conn, hold, HoldStatus.RELEASED, now, reason=reason)
     journal.append(
         conn,
         [
@@ -427,14 +429,14 @@ def release(conn: Connection, check: KeyCheck, hold_id: int, reason: str, now: d
         ],
         now,
     )
-    return hold.resolved("released", now, reason=reason)
+    return hold.resolved(HoldStatus.RELEASED, now, reason=reason)
 
 
 def expire(conn: Connection, hold: Hold, now: datetime) -> bool:
     """Expire a pending hold whose TTL has passed; False if something else resolved it first."""
     params = {
         "hold_id": hold.id,
-        "new_status": "expired",
+        "new_status": HoldStatus.EXPIRED,
         "captured_amount": None,
         "reason": "hold expired",
         "now": now,
@@ -462,7 +464,7 @@ def expired_pending(conn: Connection, now: datetime, limit: int) -> list[tuple[i
     """(account id, hold id) of pending holds past their expiry, in lock order."""
     query = (
         sa.select(holds.c.account_id, holds.c.id)
-        .where(holds.c.status == "pending", holds.c.expires_at <= now)
+        .where(holds.c.status == HoldStatus.PENDING, holds.c.expires_at <= now)
         .order_by(holds.c.account_id, holds.c.id)
         .limit(limit)
     )
@@ -481,7 +483,7 @@ def sweep_account(
     ended = 0
     for hold_id in hold_ids:
         hold = read(conn, hold_id)
-        if hold.status == "pending" and hold.expires_at <= now and expire(conn, hold, now):
+        if hold.status == HoldStatus.PENDING and hold.expires_at <= now and expire(conn, hold, now):
             ended += 1
     account = accounts.read(conn, account_id)
     credits = 0

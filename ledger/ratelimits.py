@@ -22,6 +22,7 @@ from sqlalchemy.engine import Connection
 
 from ledger.errors import InvalidInput, RateLimited
 from ledger.schema import holds, users
+from ledger.statuses import HoldStatus
 
 MINUTE = timedelta(minutes=1)
 # How soon to suggest trying again when every concurrent slot is taken: calls usually end sooner
@@ -35,7 +36,7 @@ _RECENT = sa.select(sa.func.count(), sa.func.min(holds.c.created_at)).where(
 _IN_FLIGHT = sa.select(sa.func.count()).where(
     holds.c.user_id == sa.bindparam("user_id"),
     holds.c.created_at > sa.bindparam("since"),
-    holds.c.status == "pending",
+    holds.c.status == HoldStatus.PENDING,
 )
 
 

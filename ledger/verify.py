@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection
 
 from ledger.amounts import format_credits
 from ledger.schema import accounts, entries, grants, holds
+from ledger.statuses import HoldStatus
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ def verify(conn: Connection) -> list[Mismatch]:
         row.account_id: int(row.amount)
         for row in conn.execute(
             sa.select(holds.c.account_id, sa.func.sum(holds.c.amount).label("amount"))
-            .where(holds.c.status == "pending")
+            .where(holds.c.status == HoldStatus.PENDING)
             .group_by(holds.c.account_id)
         )
     }
@@ -98,16 +99,16 @@ def _verify_holds(conn: Connection) -> list[Mismatch]:
         got = lines.get(hold.id, {})
         n = counts.get(hold.id, {})
         expected: dict[str, int] = {"hold": hold.amount}
-        if hold.status == "captured":
+        if hold.status == HoldStatus.CAPTURED:
             captured = hold.captured or 0
             if captured:
                 expected["capture"] = -captured
                 expected["charged"] = captured
             if hold.amount > captured:
                 expected["release"] = -(hold.amount - captured)
-        elif hold.status == "released":
+        elif hold.status == HoldStatus.RELEASED:
             expected["release"] = -hold.amount
-        elif hold.status == "expired":
+        elif hold.status == HoldStatus.EXPIRED:
             expected["expire"] = -hold.amount
         actual = {kind: amount for kind, amount in got.items() if amount or n.get(kind)}
         one_each = all(
