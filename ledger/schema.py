@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Dialect
 
 ROLES = ("admin", "member")
@@ -39,7 +40,7 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
 
     def load_dialect_impl(self, dialect: Dialect) -> sa.types.TypeEngine[Any]:
         if dialect.name == "sqlite":
-            return dialect.type_descriptor(sa.String())
+            return _SQLITE_TEXT
         return dialect.type_descriptor(self.impl)
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
@@ -61,6 +62,20 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
             value = datetime.fromisoformat(value)
         assert isinstance(value, datetime)
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class _SQLiteText(sqlite.DATETIME):
+    """SQLite's ``DATETIME`` (as Alembic compares it) whose values ``UTCDateTime`` has already
+    turned into, and takes back from, its text: no processors of its own."""
+
+    def bind_processor(self, dialect: Dialect) -> None:
+        return None
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> None:
+        return None
+
+
+_SQLITE_TEXT = _SQLiteText()  # type: ignore[no-untyped-call]  # SQLAlchemy's own is untyped
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
