@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Dialect
 
 from ledger.statuses import HoldStatus, UsageStatus
@@ -30,24 +31,53 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
     PostgreSQL stores ``timestamptz``; SQLite has no time zones, so values are stored as naive UTC
     text and come back aware. Naive datetimes are refused on the way in: a local time stored by
     accident would shift every expiry by the server's offset.
+
+    On SQLite the text is written and read here, in SQLAlchemy's own SQLite ``DATETIME`` format
+    (``2026-01-31 12:00:00.000000``, so stored values compare as text in time order), by one
+    ``isoformat`` / ``fromisoformat`` call each way: every hot statement binds the time.
     """
 
     impl = sa.DateTime(timezone=True)
     cache_ok = True
 
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+    def load_dialect_impl(self, dialect: Dialect) -> sa.types.TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return _SQLITE_TEXT
+        return dialect.type_descriptor(self.impl)
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
         if value is None:
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given to the ledger; use an aware UTC datetime")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+        if value.tzinfo is not UTC:
+            value = value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            # "YYYY-MM-DD HH:MM:SS.ffffff+00:00" without its offset.
+            return value.isoformat(" ", "microseconds")[:26]
+        return value
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
+        if isinstance(value, str):  # SQLite
+            value = datetime.fromisoformat(value)
         assert isinstance(value, datetime)
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class _SQLiteText(sqlite.DATETIME):
+    """SQLite's ``DATETIME`` (as Alembic compares it) whose values ``UTCDateTime`` has already
+    turned into, and takes back from, its text: no processors of its own."""
+
+    def bind_processor(self, dialect: Dialect) -> None:
+        return None
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> None:
+        return None
+
+
+_SQLITE_TEXT = _SQLiteText()  # type: ignore[no-untyped-call]  # SQLAlchemy's own is untyped
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
