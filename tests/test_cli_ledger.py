@@ -24,7 +24,7 @@ SUBCOMMANDS = [
 ]
 
 
-def ledgerctl(db_file: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def ledger_cli(db_file: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """``workbench ledger ARGS`` in a subprocess, as a person's shell runs it."""
     return workbench(db_file, "ledger", *args)
 
@@ -49,45 +49,45 @@ def db_file(tmp_path: Path) -> Path:
 
 
 def test_every_subcommand_has_help(db_file: Path) -> None:
-    top = ledgerctl(db_file, "--help")
+    top = ledger_cli(db_file, "--help")
     assert top.returncode == 0
     for name in SUBCOMMANDS:
         assert name in top.stdout
-        result = ledgerctl(db_file, name, "--help")
+        result = ledger_cli(db_file, name, "--help")
         assert result.returncode == 0, result.stderr
         assert f"Usage: workbench ledger {name}" in result.stdout
     assert not db_file.exists(), "--help must not create a database"
 
 
 def test_seed_grant_balance_history_verify(db_file: Path) -> None:
-    assert "seeded workspace 'demo'" in ledgerctl(db_file, "seed", "--if-empty").stdout
-    assert "nothing to do" in ledgerctl(db_file, "seed", "--if-empty").stdout
-    granted = ledgerctl(db_file, "grant", "demo", "1,500", "--kind", "paid", "--key", "g-1")
+    assert "seeded workspace 'demo'" in ledger_cli(db_file, "seed", "--if-empty").stdout
+    assert "nothing to do" in ledger_cli(db_file, "seed", "--if-empty").stdout
+    granted = ledger_cli(db_file, "grant", "demo", "1,500", "--kind", "paid", "--key", "g-1")
     assert granted.returncode == 0, granted.stderr
     assert "51,500 available" in granted.stdout
-    replay = ledgerctl(db_file, "grant", "demo", "1500", "--kind", "paid", "--key", "g-1")
+    replay = ledger_cli(db_file, "grant", "demo", "1500", "--kind", "paid", "--key", "g-1")
     assert "already done earlier" in replay.stdout and "51,500 available" in replay.stdout
-    history = ledgerctl(db_file, "history", "demo", "--kind", "grant")
+    history = ledger_cli(db_file, "history", "demo", "--kind", "grant")
     assert len(history.stdout.strip().splitlines()) == 2
     assert "+1,500" in history.stdout and "+50,000" in history.stdout
-    assert ledgerctl(db_file, "sweep").returncode == 0
-    verify = ledgerctl(db_file, "verify")
+    assert ledger_cli(db_file, "sweep").returncode == 0
+    verify = ledger_cli(db_file, "verify")
     assert (verify.returncode, verify.stdout.strip()) == (0, "verify: the books balance")
 
 
 def test_fractions_of_a_credit_are_granted_and_shown(db_file: Path) -> None:
-    ledgerctl(db_file, "seed")
-    granted = ledgerctl(db_file, "grant", "demo", "0.234", "--kind", "promo")
+    ledger_cli(db_file, "seed")
+    granted = ledger_cli(db_file, "grant", "demo", "0.234", "--kind", "promo")
     assert granted.returncode == 0, granted.stderr
     assert "granted 0.234 promo credits to demo" in granted.stdout
     assert "demo: 50,000.23 available, 0 held, 50,000.23 credits total" in granted.stdout
-    history = ledgerctl(db_file, "history", "demo", "--kind", "grant", "--limit", "1")
+    history = ledger_cli(db_file, "history", "demo", "--kind", "grant", "--limit", "1")
     assert "+0.234" in history.stdout
-    tiny = ledgerctl(db_file, "grant", "demo", "0.000001", "--kind", "promo")
+    tiny = ledger_cli(db_file, "grant", "demo", "0.000001", "--kind", "promo")
     assert "granted 0.000001 promo credits" in tiny.stdout
-    status = ledgerctl(db_file, "status")
+    status = ledger_cli(db_file, "status")
     assert "workspace 'demo': 50,000.23 credits available, 0 held" in status.stdout
-    assert ledgerctl(db_file, "verify").returncode == 0
+    assert ledger_cli(db_file, "verify").returncode == 0
 
 
 @pytest.mark.parametrize(
@@ -106,23 +106,23 @@ def test_fractions_of_a_credit_are_granted_and_shown(db_file: Path) -> None:
     ],
 )
 def test_bad_arguments_get_one_clear_line(db_file: Path, args: list[str], words: str) -> None:
-    ledgerctl(db_file, "seed")
-    before = ledgerctl(db_file, "history", "demo").stdout
-    result = ledgerctl(db_file, *args)
+    ledger_cli(db_file, "seed")
+    before = ledger_cli(db_file, "history", "demo").stdout
+    result = ledger_cli(db_file, *args)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and words in lines[0], result.stderr
     assert "Traceback" not in result.stderr
-    assert ledgerctl(db_file, "history", "demo").stdout == before
+    assert ledger_cli(db_file, "history", "demo").stdout == before
 
 
 def test_verify_exits_1_on_a_mismatch(db_file: Path) -> None:
-    ledgerctl(db_file, "seed")
+    ledger_cli(db_file, "seed")
     engine = sa.create_engine(f"sqlite:///{db_file}")
     with engine.begin() as conn:
         conn.exec_driver_sql("UPDATE accounts SET balance = balance + 1")
     engine.dispose()
-    result = ledgerctl(db_file, "verify")
+    result = ledger_cli(db_file, "verify")
     assert result.returncode == 1
     # One micro-credit off is a mismatch, shown exactly.
     mismatch = "journal balance sum to 50,000 but the account says 50,000.000001"

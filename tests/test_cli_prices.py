@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.conftest import ROOT
-from tests.test_cli_ledger import db_file, ledgerctl, workbench
+from tests.test_cli_ledger import db_file, ledger_cli, workbench
 
 __all__ = ["db_file"]  # the fixture, shared with the ledger commands' tests
 
@@ -27,7 +27,7 @@ def test_prices_alone_shows_its_commands(db_file: Path) -> None:
 
 
 def test_prices_import_dry_run_writes_nothing_then_imports(db_file: Path, tmp_path: Path) -> None:
-    assert ledgerctl(db_file, "seed").returncode == 0  # the first open seeds data/prices.toml
+    assert ledger_cli(db_file, "seed").returncode == 0  # the first open seeds data/prices.toml
     seeded = price_rows(db_file)
     assert ("demo/chat", 1, True, None, "seeded from the price catalogue") in seeded
     shipped = (ROOT / "data" / "prices.toml").read_text(encoding="utf-8")
@@ -67,7 +67,7 @@ def test_prices_import_dry_run_writes_nothing_then_imports(db_file: Path, tmp_pa
 def test_prices_import_withdraws_missing_models_only_when_asked(
     db_file: Path, tmp_path: Path
 ) -> None:
-    ledgerctl(db_file, "migrate")
+    ledger_cli(db_file, "migrate")
     only_demo = tmp_path / "demo-only.toml"
     shipped = (ROOT / "data" / "prices.toml").read_text(encoding="utf-8")
     only_demo.write_text(
@@ -100,7 +100,7 @@ def test_prices_import_withdraws_missing_models_only_when_asked(
 def test_prices_import_refusals_are_one_line(
     db_file: Path, tmp_path: Path, args: list[str], words: str
 ) -> None:
-    ledgerctl(db_file, "migrate")
+    ledger_cli(db_file, "migrate")
     before = price_rows(db_file)
     path = tmp_path / "prices.toml"
     path.write_text((ROOT / "data" / "prices.toml").read_text().replace("= 100", "= 101", 1))
