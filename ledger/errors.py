@@ -19,15 +19,12 @@ from typing import Any, ClassVar
 
 
 @dataclass(eq=False)
-class LedgerError(Exception):
-    """Base class: every error the ledger raises on purpose."""
+class FactualError(Exception):
+    """An error as a sentence for a person plus typed facts beside it. The base of the ledger's
+    errors and of the workbench's (``workbench.gateway.errors``), so both behave alike: ``str``
+    is the message, ``fields`` the facts by name, and they pickle and copy with their facts."""
 
     message: str
-    # True when raised again from a stored outcome (an idempotent replay), not decided just now.
-    # Not one of the error's facts: left out of ``fields`` and of the stored payload.
-    replayed: bool = field(default=False, kw_only=True, repr=False)
-    code: ClassVar[str] = "ledger_error"
-    stored: ClassVar[bool] = False
 
     def __post_init__(self) -> None:
         super().__init__(self.message)
@@ -37,25 +34,35 @@ class LedgerError(Exception):
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Pickle (and copy) through the keywords: the default rebuilds from ``args`` alone.
-        return (_rebuild, (type(self), self.message, self.fields, self.replayed))
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)[1:]}
+        return (_rebuild, (type(self), self.message, values))
 
     @property
     def fields(self) -> dict[str, Any]:
         """The facts beside the message, by name."""
-        return {
-            f.name: getattr(self, f.name)
-            for f in dataclasses.fields(self)
-            if f.name not in ("message", "replayed")
-        }
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if _is_fact(f)}
+
+
+def _is_fact(f: dataclasses.Field[Any]) -> bool:
+    return f.name != "message" and f.metadata.get("fact", True)
+
+
+def _rebuild(cls: type[FactualError], message: str, values: dict[str, Any]) -> FactualError:
+    return cls(message, **values)
+
+
+@dataclass(eq=False)
+class LedgerError(FactualError):
+    """Base class: every error the ledger raises on purpose."""
+
+    # True when raised again from a stored outcome (an idempotent replay), not decided just now.
+    # Not one of the error's facts: left out of ``fields`` and of the stored payload.
+    replayed: bool = field(default=False, kw_only=True, repr=False, metadata={"fact": False})
+    code: ClassVar[str] = "ledger_error"
+    stored: ClassVar[bool] = False
 
     def to_payload(self) -> dict[str, Any]:
         return {"type": type(self).__name__, "message": self.message, "fields": self.fields}
-
-
-def _rebuild(
-    cls: type[LedgerError], message: str, fields: dict[str, Any], replayed: bool
-) -> LedgerError:
-    return cls(message, **fields, replayed=replayed)
 
 
 # --- bad input: raised before anything is read or written -------------------------------------

@@ -10,26 +10,15 @@ Each error is a dataclass: the facts beside the sentence are typed attributes
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
+
+from ledger.errors import FactualError
 
 
 @dataclass(eq=False)
-class GatewayError(Exception):
-    message: str
+class GatewayError(FactualError):
     code: ClassVar[str] = "gateway_error"
-
-    def __post_init__(self) -> None:
-        super().__init__(self.message)
-
-    def __str__(self) -> str:
-        return self.message
-
-    @property
-    def fields(self) -> dict[str, Any]:
-        """The facts beside the message, by name."""
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)[1:]}
 
 
 @dataclass(eq=False)
