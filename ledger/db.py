@@ -18,11 +18,12 @@ and never deadlock.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -115,6 +116,9 @@ def _sqlite_engine(
             connection.close()
             raise
 
+    _SQLITE_WRITERS[id(engine)] = _SqliteWriter()
+    # Disposing drops the pool; the writer's kept connection goes with it.
+    sa.event.listen(engine, "engine_disposed", _close_sqlite_writer)
     return engine
 
 
@@ -145,23 +149,58 @@ def _execute_when_free(dbapi_connection: Any, pragma: str, timeout_s: float) -> 
             time.sleep(0.01)
 
 
-# SQLite lets one writer in at a time. Threads of one process queue on this lock, which hands over
-# at once, rather than in SQLite's busy handler, which polls with sleeps of up to 100 ms. Writers
-# in other processes still meet at BEGIN IMMEDIATE and its busy timeout. Re-entrant so that a
-# (mistakenly) nested write transaction fails on SQLite's busy timeout instead of hanging here.
-# Keyed by the engine's pool (one per engine, and a plain dict lookup is cheaper than a weak one).
-_SQLITE_WRITERS: dict[int, threading.RLock] = {}
-_SQLITE_WRITERS_GUARD = threading.Lock()
+class _SqliteWriter:
+    """One engine's side of SQLite's single write slot in this process: the queue (a re-entrant
+    lock) and the connection the writes go through.
+
+    Only one write transaction runs at a time anyway, so one connection serves them all: kept
+    checked out, a write skips the pool's checkout, the ``Connection`` set-up and the check-in,
+    a sixth of what SQLAlchemy adds to a reserve or capture. It is replaced when its BEGIN failed
+    (the ``begin`` listener closes it) or it was invalidated, and closed with the engine.
+    """
+
+    def __init__(self) -> None:
+        # SQLite lets one writer in at a time. Threads of one process queue on this lock, which
+        # hands over at once, rather than in SQLite's busy handler, which polls with sleeps of up
+        # to 100 ms. Writers in other processes still meet at BEGIN IMMEDIATE and its busy
+        # timeout. Re-entrant so that a (mistakenly) nested write transaction fails on SQLite's
+        # busy timeout instead of hanging here.
+        self.lock = threading.RLock()
+        self._connection: Connection | None = None
+        self._pid = os.getpid()
+
+    def connection(self, engine: Engine) -> Connection | None:
+        """The kept connection, ready for a BEGIN; None while it is busy (a nested write in the
+        thread holding the lock, which must then use a connection of its own). Call with the lock
+        held."""
+        kept = self._connection
+        if kept is None or kept.closed or kept.invalidated or self._pid != os.getpid():
+            # A forked child never touches its parent's SQLite connection: it opens its own.
+            kept = self._connection = engine.connect()
+            self._pid = os.getpid()
+        elif kept.in_transaction():
+            return None
+        return kept
+
+    def close(self) -> None:
+        with self.lock:
+            kept, self._connection = self._connection, None
+            if kept is not None and not kept.closed and self._pid == os.getpid():
+                # Detached, closing it closes the file: the engine's old pool is being dropped.
+                kept.detach()
+                kept.close()
 
 
-def _writer_lock(engine: Engine) -> threading.RLock | None:
-    if engine.dialect.name != "sqlite":
-        return None
-    lock = _SQLITE_WRITERS.get(id(engine.pool))
-    if lock is None:
-        with _SQLITE_WRITERS_GUARD:
-            lock = _SQLITE_WRITERS.setdefault(id(engine.pool), threading.RLock())
-    return lock
+# Keyed by the engine (a plain dict lookup is cheaper than a weak one), entered when the engine is
+# created, so an id reused by a later engine gets a fresh writer. An engine with a kept connection
+# stays referenced until it is disposed; a disposed engine's writer is only a lock.
+_SQLITE_WRITERS: dict[int, _SqliteWriter] = {}
+
+
+def _close_sqlite_writer(engine: Engine) -> None:
+    writer = _SQLITE_WRITERS.get(id(engine))
+    if writer is not None:
+        writer.close()
 
 
 @contextmanager
@@ -169,11 +208,21 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
     """A write transaction: BEGIN IMMEDIATE on SQLite, READ COMMITTED on PostgreSQL.
 
     As atomic as ``engine.begin()``, which it is but for the in-process queue for SQLite's
-    single writer slot.
+    single writer slot and the connection kept for it.
     """
-    lock = _writer_lock(engine)
-    with lock or nullcontext(), engine.connect() as connection, connection.begin():
-        yield connection
+    writer = _SQLITE_WRITERS.get(id(engine))
+    if writer is None:  # PostgreSQL, or an SQLite engine made elsewhere
+        with engine.begin() as connection:
+            yield connection
+        return
+    with writer.lock:
+        kept = writer.connection(engine)
+        if kept is None:
+            with engine.begin() as connection:
+                yield connection
+            return
+        with kept.begin():
+            yield kept
 
 
 @contextmanager

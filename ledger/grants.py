@@ -12,6 +12,11 @@ Expiry walks the same order to decide which credits back the currently held tota
 grant loses what is not backing a hold through an ``expire`` entry, and keeps the rest until those
 holds settle. So expiry never pushes available credits below zero and never takes credits that a
 running call was promised.
+
+A grant's remainder moves only through the journal, as the account's balance does: a trigger
+(``entries_apply_to_grant``) adds each line's balance delta to the grant it names. So a new grant
+is funded by its own line, and a capture, adjustment or expiry takes from a grant by appending a
+line that names it; ``remaining >= 0`` refuses a line that would overdraw it.
 """
 
 from __future__ import annotations
@@ -54,11 +59,6 @@ _OPEN = (
     .where(grants.c.account_id == sa.bindparam("account_id"), grants.c.remaining > 0)
     .with_for_update()
 )
-_TAKE = (
-    grants.update()
-    .where(grants.c.id == sa.bindparam("grant_id"))
-    .values(remaining=grants.c.remaining - sa.bindparam("take"))
-)
 
 
 def open_grants(conn: Connection, account_id: int, now: datetime) -> list[GrantRow]:
@@ -93,7 +93,8 @@ def create(
             account_id=account_id,
             kind=kind,
             amount=amount,
-            remaining=amount,
+            # Funded by its journal line below (trigger ``entries_apply_to_grant``).
+            remaining=0,
             priority=DEFAULT_PRIORITY[kind] if priority is None else priority,
             expires_at=expires_at,
             actor_user_id=actor_user_id,
@@ -139,17 +140,17 @@ def consume(
     entry: Entry,
     known_open: Iterable[GrantRow] | None = None,
 ) -> list[Entry]:
-    """Take ``amount`` from the account's grants in spend order; returns the journal lines to add.
+    """The journal lines that take ``amount`` from the account's grants in spend order.
 
     ``entry`` is the template of the lines (kind, hold, held delta on the first line...); each
-    line gets the grant it drew on and its share of ``amount`` as a negative balance delta. The
-    caller appends the lines, together with any others of the same operation, in one statement.
+    line gets the grant it draws on and its share of ``amount`` as a negative balance delta.
+    Nothing is taken until the caller appends the lines (the journal's trigger moves the grants'
+    remainders), together with any others of the same operation, in one statement.
     ``known_open``: the account's open grants as read in this transaction under the account lock,
     if the caller has them (else they are read here).
     """
     left = amount
     lines: list[Entry] = []
-    takes: list[dict[str, int]] = []
     ordered = (
         open_grants(conn, account_id, now) if known_open is None else spend_order(known_open, now)
     )
@@ -158,7 +159,6 @@ def consume(
             break
         take = min(grant.remaining, left)
         left -= take
-        takes.append({"grant_id": grant.id, "take": take})
         lines.append(
             Entry(
                 account_id,
@@ -180,8 +180,6 @@ def consume(
             f"account {account_id}: grants are {credits_text(left, exact=True)} short of the "
             "balance"
         )
-    if takes:
-        conn.execute(_TAKE, takes)
     return lines
 
 
@@ -204,21 +202,18 @@ def expire_due(conn: Connection, account_id: int, held: int, now: datetime) -> i
     ordered = open_grants(conn, account_id, now)
     shares = backing_shares(ordered, held)
     expired = 0
-    takes: list[dict[str, int]] = []
     lines: list[Entry] = []
     next_expiry: datetime | None = None
     for grant in ordered:
         surplus = grant.remaining - shares[grant.id]
         if grant.expires_at is not None and grant.expires_at <= now and surplus > 0:
-            takes.append({"grant_id": grant.id, "take": surplus})
             lines.append(Entry(account_id, "expire", balance_delta=-surplus, grant_id=grant.id))
             expired += surplus
             if shares[grant.id] == 0:
                 continue
         if grant.expires_at is not None and (next_expiry is None or grant.expires_at < next_expiry):
             next_expiry = grant.expires_at
-    if takes:
-        conn.execute(_TAKE, takes)
+    if lines:
         journal.append(conn, lines, now)
     conn.execute(
         accounts.update().where(accounts.c.id == account_id).values(next_grant_expiry=next_expiry)

@@ -1,8 +1,9 @@
 """Recompute every account from the journal and report each place the books disagree.
 
 Checks, per account: Σ balance deltas = cached balance; Σ held deltas = cached held; Σ grant
-remainders = balance; Σ pending hold amounts = held; available ≥ 0. Per hold: its journal lines
-match its status exactly (one hold line; then nothing more while pending, or exactly one way out).
+remainders = balance; Σ pending hold amounts = held; available ≥ 0. Per grant: its remainder = Σ
+the balance deltas of the lines that name it. Per hold: its journal lines match its status exactly
+(one hold line; then nothing more while pending, or exactly one way out).
 """
 
 from __future__ import annotations
@@ -79,8 +80,32 @@ def verify(conn: Connection) -> list[Mismatch]:
                     f"available is {format_credits(account.balance - account.held, exact=True)}",
                 )
             )
+    problems += _verify_grants(conn)
     problems += _verify_holds(conn)
     return problems
+
+
+def _verify_grants(conn: Connection) -> list[Mismatch]:
+    journal = (
+        sa.select(entries.c.grant_id, sa.func.sum(entries.c.balance_delta).label("total"))
+        .where(entries.c.grant_id.is_not(None))
+        .group_by(entries.c.grant_id)
+        .subquery()
+    )
+    query = (
+        sa.select(grants.c.id, grants.c.account_id, grants.c.remaining, journal.c.total)
+        .outerjoin(journal, journal.c.grant_id == grants.c.id)
+        .where(grants.c.remaining != sa.func.coalesce(journal.c.total, 0))
+        .order_by(grants.c.id)
+    )
+    return [
+        Mismatch(
+            row.account_id,
+            f"grant {row.id} has {format_credits(row.remaining, exact=True)} remaining but its "
+            f"journal lines sum to {format_credits(int(row.total or 0), exact=True)}",
+        )
+        for row in conn.execute(query)
+    ]
 
 
 def _verify_holds(conn: Connection) -> list[Mismatch]:

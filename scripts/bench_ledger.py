@@ -86,7 +86,6 @@ def expected_shape(sqlite: bool) -> Shape:
         ("capture_facts", "SELECT holds.id", False),
         ("resolve_hold", "UPDATE holds", False),
         *(() if sqlite else OPEN_GRANTS_SHAPE),
-        ("take_grant", "UPDATE grants", False),
         ("insert_capture_entries", "INSERT INTO entries", True),
         ("record_capture", "INSERT INTO idempotency_keys", False),
     )
@@ -107,7 +106,6 @@ class Statements:
     capture_facts: str  # on SQLite with the account's open grants, one row per grant
     resolve_hold: str
     open_grants: str | None  # PostgreSQL only
-    take_grant: str
     insert_capture_entries: str
     record_capture: str
 
@@ -197,7 +195,6 @@ def statements_of(probe: Probe) -> Statements:
         capture_facts=sql["capture_facts"],
         resolve_hold=sql["resolve_hold"],
         open_grants=sql.get("open_grants"),
-        take_grant=sql["take_grant"],
         insert_capture_entries=sql["insert_capture_entries"],
         record_capture=sql["record_capture"],
     )
@@ -256,7 +253,6 @@ class Params(Protocol):
     def capture_facts(self, key: str, hold_id: int) -> Any: ...
     def resolve(self, hold_id: int, captured: int, now: Any) -> Any: ...
     def open_grants(self, account_id: int) -> Any: ...
-    def take(self, grant_id: int, take: int) -> Any: ...
 
 
 class SqliteParams:
@@ -323,9 +319,6 @@ class SqliteParams:
 
     def open_grants(self, account_id: int) -> tuple[Any, ...]:
         return (account_id, 0)
-
-    def take(self, grant_id: int, take: int) -> tuple[Any, ...]:
-        return (take, grant_id)
 
 
 class PostgresParams:
@@ -412,9 +405,6 @@ class PostgresParams:
     def open_grants(self, account_id: int) -> dict[str, Any]:
         return {"account_id": account_id, "remaining_1": 0}
 
-    def take(self, grant_id: int, take: int) -> dict[str, Any]:
-        return {"take": take, "grant_id": grant_id}
-
 
 def expected_parameters(p: Params, probe: Probe) -> dict[str, Any]:
     """What the raw builders produce for the probe pair's inputs, statement by statement."""
@@ -437,7 +427,6 @@ def expected_parameters(p: Params, probe: Probe) -> dict[str, Any]:
         "capture_facts": p.capture_facts(probe.capture_key, hold_id),
         "resolve_hold": p.resolve(hold_id, CAPTURE_AMOUNT, now),
         "open_grants": p.open_grants(fx.account_id),
-        "take_grant": p.take(fx.grant_id, CAPTURE_AMOUNT),
         "insert_capture_entries": [
             p.entry(
                 fx.account_id,
@@ -591,14 +580,12 @@ class RawPair:
                 ),
             )
             left = CAPTURE_AMOUNT
-            takes: list[Any] = []
             lines: list[Any] = []
             for grant_id, remaining, _priority, _expires in open_grants:
                 if left == 0:
                     break
                 take = min(remaining, left)
                 left -= take
-                takes.append(p.take(grant_id, take))
                 held_delta = 0 if lines else -CAPTURE_AMOUNT
                 lines.append(
                     p.entry(
@@ -607,10 +594,7 @@ class RawPair:
                 )
             if left:
                 raise RawRefused("grants short")
-            if len(takes) == 1:
-                cur.execute(sql.take_grant, takes[0])
-            else:
-                cur.executemany(sql.take_grant, takes)
+            # The journal's trigger takes each line's share from its grant.
             released = amount - CAPTURE_AMOUNT
             lines.append(
                 p.entry(fx.account_id, "release", 0, -released, hold_id, None, RELEASE_REASON, now)
