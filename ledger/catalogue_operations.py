@@ -6,14 +6,40 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from ledger import owners, pricing, switches
+from ledger import audit, authority, pricing, switches
 from ledger.errors import InvalidInput
 from ledger.pricing import Price, PriceChange, PriceVersionRecord
 from ledger.switches import Switch, Switches
 from ledger.transactions import Transactions, check_id
+
+
+def _audit_price(
+    conn: Connection, actor: int | None, change: PriceChange, reason: str | None, now: datetime
+) -> None:
+    audit.record(
+        conn,
+        actor_user_id=actor,
+        action="price.change",
+        target_kind="model",
+        target=change.model,
+        reason=reason,
+        before=None if change.previous is None else _terms(change.previous),
+        after=None if change.withdrawn else {**_terms(change.price), "version": change.version},
+        now=now,
+    )
+
+
+def _terms(price: Price) -> dict[str, Any]:
+    return {
+        "feature_key": price.feature_key,
+        "input_per_mtok": price.input_per_mtok,
+        "output_per_mtok": price.output_per_mtok,
+        "images": {f"{size} {quality}": c for (size, quality), c in sorted(price.images.items())},
+    }
 
 
 class CatalogueOperations(Transactions):
@@ -44,9 +70,11 @@ class CatalogueOperations(Transactions):
 
         def work(conn: Connection, now: datetime) -> list[PriceChange]:
             switches.lock_catalogue(conn)
-            self._actor_exists(conn, actor)
+            self._authorize(conn, actor, "import prices")
             changes = pricing.plan_import(conn, prices, withdraw_missing=withdraw_missing)
             pricing.apply(conn, changes, now, actor_user_id=actor, reason=reason)
+            for change in changes:
+                _audit_price(conn, actor, change, reason, now)
             return changes
 
         return self._write(work)
@@ -80,9 +108,11 @@ class CatalogueOperations(Transactions):
 
         def work(conn: Connection, now: datetime) -> PriceChange | None:
             switches.lock_catalogue(conn)
-            self._actor_exists(conn, actor)
+            self._authorize(conn, actor, "change prices")
             changes = pricing.plan_import(conn, [price])
             pricing.apply(conn, changes, now, actor_user_id=actor, reason=reason)
+            for change in changes:
+                _audit_price(conn, actor, change, reason, now)
             return changes[0] if changes else None
 
         return self._write(work)
@@ -160,8 +190,10 @@ class CatalogueOperations(Transactions):
 
         def work(conn: Connection, now: datetime) -> Switch:
             switches.lock_catalogue(conn)
-            self._actor_exists(conn, actor)
-            return switches.record(
+            self._authorize(conn, actor, f"switch {kind}s on or off")
+            before = switches.current(conn)
+            was = (before.models if kind == switches.MODEL else before.features).get(key)
+            switch = switches.record(
                 conn,
                 kind,
                 key,
@@ -171,6 +203,21 @@ class CatalogueOperations(Transactions):
                 reason=reason,
                 actor_user_id=actor,
             )
+            if was is None or switch.id != was.id:  # the same state again adds nothing
+                audit.record(
+                    conn,
+                    actor_user_id=actor,
+                    action=f"{kind}.switch",
+                    target_kind=kind,
+                    target=key,
+                    reason=reason,
+                    before=None
+                    if was is None
+                    else {"enabled": was.enabled, "message": was.message},
+                    after={"enabled": switch.enabled, "message": switch.message},
+                    now=now,
+                )
+            return switch
 
         return self._write(work)
 
@@ -179,9 +226,11 @@ class CatalogueOperations(Transactions):
         return None if actor_user_id is None else check_id(actor_user_id, "acting user id")
 
     @staticmethod
-    def _actor_exists(conn: Connection, actor_user_id: int | None) -> None:
+    def _authorize(conn: Connection, actor_user_id: int | None, action: str) -> None:
+        """A person changing the catalogue must be an operator; None is the system (the catalogue
+        file, the command line run without --by)."""
         if actor_user_id is not None:
-            owners.user_by_id(conn, actor_user_id)  # UnknownUser
+            authority.require_operator(conn, actor_user_id, action)
 
     def price(self, model: str) -> Price:
         return self._read(lambda conn: pricing.current_price(conn, model))

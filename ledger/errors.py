@@ -154,6 +154,26 @@ class NotAMember(LedgerError):
     code: ClassVar[str] = "not_a_member"
 
 
+@dataclass(eq=False, kw_only=True)
+class NotAllowed(LedgerError):
+    """The acting user's level does not allow the action (``action``): an operator's action asked
+    by a workspace admin or member, or a workspace admin's asked for a workspace they do not run
+    (``workspace_id``; None for a platform-wide action)."""
+
+    actor_user_id: int
+    action: str
+    workspace_id: int | None = None
+    code: ClassVar[str] = "not_allowed"
+
+
+@dataclass(eq=False, kw_only=True)
+class UserDeactivated(LedgerError):
+    """The user was deactivated: they can no longer sign in or spend (their history stays)."""
+
+    user_id: int
+    code: ClassVar[str] = "user_deactivated"
+
+
 # --- refusals that depend on the ledger's state (stored with the idempotency key) ---------------
 
 

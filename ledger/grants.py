@@ -30,7 +30,7 @@ from sqlalchemy.engine import Connection
 
 from ledger import journal
 from ledger.amounts import credits_text
-from ledger.errors import InvalidInput
+from ledger.errors import InvalidInput, NotFound
 from ledger.journal import Entry
 from ledger.schema import GRANT_KINDS, accounts, grants
 
@@ -64,6 +64,38 @@ _OPEN = (
 def open_grants(conn: Connection, account_id: int, now: datetime) -> list[GrantRow]:
     rows = conn.execute(_OPEN, {"account_id": account_id})
     return spend_order((GrantRow(r.id, r.remaining, r.priority, r.expires_at) for r in rows), now)
+
+
+@dataclass(frozen=True)
+class Grant:
+    """One grant as it stands (the Credit admin's list of grants, voiding one)."""
+
+    id: int
+    account_id: int
+    kind: str
+    amount: int
+    remaining: int
+    priority: int
+    expires_at: datetime | None
+    actor_user_id: int | None
+    reason: str | None
+    created_at: datetime
+
+
+def read(conn: Connection, grant_id: int) -> Grant:
+    row = conn.execute(sa.select(grants).where(grants.c.id == grant_id)).first()
+    if row is None:
+        raise NotFound(f"no grant with id {grant_id!r}")
+    return Grant(**row._mapping)
+
+
+def of_account(conn: Connection, account_id: int, *, open_only: bool = True) -> list[Grant]:
+    """An account's grants, newest first (only those with credits left unless ``open_only`` is
+    False)."""
+    query = sa.select(grants).where(grants.c.account_id == account_id)
+    if open_only:
+        query = query.where(grants.c.remaining > 0)
+    return [Grant(**row._mapping) for row in conn.execute(query.order_by(grants.c.id.desc()))]
 
 
 def check_kind(kind: object) -> str:

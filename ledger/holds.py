@@ -44,13 +44,14 @@ from ledger.errors import (
     NotAMember,
     UnknownAccount,
     UnknownHold,
+    UserDeactivated,
 )
 from ledger.grants import GrantRow
 from ledger.idempotency import KeyCheck, with_stored_outcome
 from ledger.journal import Entry
 from ledger.schema import accounts as accounts_table
 from ledger.schema import grants as grants_table
-from ledger.schema import holds, memberships, price_versions
+from ledger.schema import holds, memberships, price_versions, users
 from ledger.statuses import HoldStatus
 
 
@@ -116,6 +117,7 @@ _RESERVE_FACTS = with_stored_outcome(
         accounts_table.c.next_grant_expiry,
         memberships.c.user_id.label("member_id"),
         memberships.c.monthly_cap,
+        users.c.is_active.label("member_active"),
         price_versions.c.id.label("price_version_id"),
         price_versions.c.feature_key.label("price_feature_key"),
         price_versions.c.active.label("price_active"),
@@ -128,6 +130,7 @@ _RESERVE_FACTS = with_stored_outcome(
             memberships.c.user_id == sa.bindparam("user_id"),
         ),
     )
+    .outerjoin(users, users.c.id == memberships.c.user_id)
     .outerjoin(price_versions, price_versions.c.id == _LATEST_PRICE_ID)
     .where(accounts_table.c.id == sa.bindparam("account_id"))
     .with_for_update(of=accounts_table),
@@ -251,6 +254,10 @@ def reserve(
             f"user {user_id} is not a member of the workspace that owns account {account_id}",
             user_id=user_id,
             account_id=account_id,
+        )
+    if not row.member_active:
+        raise UserDeactivated(
+            f"user {user_id} was deactivated and can no longer spend", user_id=user_id
         )
     price_version_id = pricing.check_current(
         model, feature_key, row.price_version_id, row.price_feature_key, row.price_active

@@ -229,3 +229,47 @@ def members_of(conn: Connection, workspace_id: int) -> list[tuple[User, Membersh
         )
         for row in conn.execute(query)
     ]
+
+
+def set_role(conn: Connection, workspace_id: int, user_id: int, role: str) -> Membership:
+    if role not in ROLES:
+        raise InvalidInput(f"role must be one of {', '.join(ROLES)}; got {role!r}")
+    result = conn.execute(
+        memberships.update()
+        .where(memberships.c.workspace_id == workspace_id, memberships.c.user_id == user_id)
+        .values(role=role)
+    )
+    if result.rowcount == 0:
+        raise UnknownUser(f"user {user_id} is not a member of workspace {workspace_id}")
+    found = membership(conn, workspace_id, user_id)
+    assert found is not None
+    return found
+
+
+def set_active(conn: Connection, user_id: int, active: bool) -> None:
+    conn.execute(users.update().where(users.c.id == user_id).values(is_active=active))
+
+
+def is_operator(conn: Connection, user_id: int) -> bool:
+    flag = conn.execute(sa.select(users.c.is_operator).where(users.c.id == user_id)).scalar()
+    return bool(flag)
+
+
+def set_operator(conn: Connection, user_id: int, operator: bool) -> None:
+    conn.execute(users.update().where(users.c.id == user_id).values(is_operator=operator))
+
+
+def low_balance_threshold(conn: Connection, workspace_id: int) -> int | None:
+    workspace_by_id(conn, workspace_id)
+    value = conn.execute(
+        sa.select(workspaces.c.low_balance_threshold).where(workspaces.c.id == workspace_id)
+    ).scalar()
+    return None if value is None else int(value)
+
+
+def set_low_balance_threshold(conn: Connection, workspace_id: int, threshold: int | None) -> None:
+    conn.execute(
+        workspaces.update()
+        .where(workspaces.c.id == workspace_id)
+        .values(low_balance_threshold=threshold)
+    )

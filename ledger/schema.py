@@ -18,6 +18,7 @@ from sqlalchemy.engine import Dialect
 from ledger.statuses import HoldStatus, UsageStatus
 
 ROLES = ("admin", "member")
+AUDIT_TARGETS = ("workspace", "user", "membership", "grant", "hold", "model", "feature")
 GRANT_KINDS = ("paid", "plan", "promo", "adjustment")
 HOLD_STATUSES = tuple(status.value for status in HoldStatus)
 ENTRY_KINDS = ("grant", "hold", "capture", "release", "expire", "refund", "adjustment")
@@ -103,7 +104,13 @@ workspaces = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("slug", sa.String(64), nullable=False, unique=True),
     sa.Column("name", sa.String(200), nullable=False),
+    # Below this many available micro-credits every page of the workspace warns; NULL: never.
+    sa.Column("low_balance_threshold", Credits, nullable=True),
     sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.CheckConstraint(
+        "low_balance_threshold IS NULL OR low_balance_threshold >= 0",
+        name="threshold_nonnegative",
+    ),
 )
 
 users = sa.Table(
@@ -114,6 +121,8 @@ users = sa.Table(
     sa.Column("display_name", sa.String(200), nullable=False),
     sa.Column("email", sa.String(320), nullable=True),
     sa.Column("is_active", sa.Boolean, nullable=False, server_default=sa.true()),
+    # The platform or finance team: top-ups and adjustments anywhere, prices, models, switches.
+    sa.Column("is_operator", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("created_at", UTCDateTime, nullable=False),
 )
 
@@ -340,4 +349,28 @@ catalogue_switches = sa.Table(
     sa.CheckConstraint(_in("kind", SWITCH_KINDS), name="kind"),
     # The current state: the latest row per (kind, key); and one switch's history.
     sa.Index(None, "kind", "key", "id"),
+)
+
+# Who changed what, when and why: one row per admin action, written in the transaction of the
+# change it records. Append-only (triggers refuse UPDATE, DELETE and, on PostgreSQL, TRUNCATE).
+audit_events = sa.Table(
+    "audit_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    # NULL only for the command line run without --by (someone with shell access to the server).
+    sa.Column("actor_user_id", sa.Integer, sa.ForeignKey("users.id"), nullable=True),
+    sa.Column("action", sa.String(64), nullable=False),
+    # The workspace the change belongs to; NULL for platform-wide ones (prices, switches).
+    sa.Column("workspace_id", sa.Integer, sa.ForeignKey("workspaces.id"), nullable=True),
+    sa.Column("target_kind", sa.String(16), nullable=False),
+    sa.Column("target", sa.String(200), nullable=False),
+    sa.Column("reason", sa.Text, nullable=True),
+    # JSON objects: the values the action changed, before and after it.
+    sa.Column("before", sa.Text, nullable=True),
+    sa.Column("after", sa.Text, nullable=True),
+    sa.CheckConstraint(_in("target_kind", AUDIT_TARGETS), name="target_kind"),
+    # The audit view: one workspace's events newest first; everyone's by time.
+    sa.Index(None, "workspace_id", "id"),
+    sa.Index(None, "created_at"),
 )

@@ -14,7 +14,6 @@ before amounts became micro-credits still match the same request.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -32,14 +31,17 @@ from ledger import (
 )
 from ledger import usage as usage_rows
 from ledger.accounts import Balance
+from ledger.admin_views import AdminViews
 from ledger.amounts import check_amount, request_identity
 from ledger.catalogue_operations import CatalogueOperations
 from ledger.clock import database_now
+from ledger.credit_operations import CreditOperations
 from ledger.errors import InvalidInput
 from ledger.features import operation_type
 from ledger.holds import Hold
 from ledger.idempotency import KeyCheck
 from ledger.journal import JournalLine
+from ledger.member_operations import MemberOperations
 from ledger.outcomes import (
     AdjustmentOutcome,
     GrantOutcome,
@@ -77,14 +79,11 @@ __all__ = [
 ]
 
 
-class Ledger(CatalogueOperations):
+class Ledger(CreditOperations, MemberOperations, AdminViews, CatalogueOperations):
     """The credit ledger over one database (SQLite file or PostgreSQL): owners, money in, the
     two-phase spend, usage rows, the sweeper and reads here; transactions and idempotency in
-    ``Transactions``, prices and switches in ``CatalogueOperations``."""
-
-    def _replayed_hold(self, data: Mapping[str, Any]) -> HoldOutcome:
-        """A replay answers with the hold the first call made, as it stands now."""
-        return HoldOutcome(replayed=True, hold=self.hold(int(data["hold_id"])))
+    ``Transactions``, prices and switches in ``CatalogueOperations``, the admins' actions in
+    ``CreditOperations`` and ``MemberOperations``, what the admin pages read in ``AdminViews``."""
 
     # --- owners ----------------------------------------------------------------------------
 

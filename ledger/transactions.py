@@ -14,10 +14,11 @@ from typing import Any, TypeVar
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
-from ledger import db
+from ledger import db, holds
 from ledger.clock import Clock, system_clock
 from ledger.errors import InvalidInput, LedgerError, MissingReason, error_from_payload
 from ledger.idempotency import KeyCheck, Replay, check_key, record, request_hash
+from ledger.outcomes import HoldOutcome
 
 T = TypeVar("T")
 L = TypeVar("L", bound="Transactions")
@@ -90,6 +91,11 @@ class Transactions:
     def _read(self, work: Callable[[Connection], T]) -> T:
         with db.read_only_connection(self.engine) as conn:
             return work(conn)
+
+    def _replayed_hold(self, data: Mapping[str, Any]) -> HoldOutcome:
+        """A replay answers with the hold the first call made, as it stands now."""
+        hold = self._read(lambda conn: holds.read(conn, int(data["hold_id"])))
+        return HoldOutcome(replayed=True, hold=hold)
 
     def _idempotent(
         self,

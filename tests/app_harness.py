@@ -58,6 +58,7 @@ ADMIN_CREDITS = "../../pages/admin_credits.py"
 ADMIN_PASSWORD = "admin-password-0001"
 MEMBER_PASSWORD = "member-password-0002"
 OTHER_PASSWORD = "other-password-0003"
+OPERATOR_PASSWORD = "operator-password-0004"
 FAKE_CHAT_MODEL = "openai/gpt-4o-mini"
 
 # Environment the app reads; removed first so nothing from the developer's shell leaks in.
@@ -96,6 +97,8 @@ class AppEnv:
     other: User
     fake: FakeProvider | None
     tmp_path: Path
+    # An operator (platform/finance team) who is a plain member of acme.
+    operator: User
 
     # --- driving the app ----------------------------------------------------------------------
 
@@ -177,9 +180,9 @@ def configure(
     clear_caches()
 
 
-def seed(svc: Services, micros: int) -> tuple[Workspace, User, User, User]:
-    """Workspace ``acme``: an admin, a member and another member, each with a password, and
-    ``micros`` paid micro-credits."""
+def seed(svc: Services, micros: int) -> tuple[Workspace, User, User, User, User]:
+    """Workspace ``acme``: an admin, a member, another member and an operator (a plain member of
+    acme), each with a password, and ``micros`` paid micro-credits."""
     ledger = svc.ledger
     workspace = ledger.create_workspace("acme", "Acme")
     admin = ledger.create_user("ada", "Ada Admin", email="ada@example.com")
@@ -191,9 +194,13 @@ def seed(svc: Services, micros: int) -> tuple[Workspace, User, User, User]:
     svc.logins.set_password(admin.id, ADMIN_PASSWORD)
     svc.logins.set_password(member.id, MEMBER_PASSWORD)
     svc.logins.set_password(other.id, OTHER_PASSWORD)
+    operator = ledger.create_user("olga", "Olga Operator", email="olga@example.com")
+    ledger.add_member(workspace.id, operator.id, "member")
+    ledger.set_operator(operator.id, True, actor_user_id=None, reason="the finance team")
+    svc.logins.set_password(operator.id, OPERATOR_PASSWORD)
     if micros:
         ledger.grant(workspace.account_id, micros, kind="paid", key="app-harness-seed")
-    return ledger.workspace_by_id(workspace.id), admin, member, other
+    return ledger.workspace_by_id(workspace.id), admin, member, other, operator
 
 
 @contextmanager
@@ -213,8 +220,8 @@ def app_env(
         fake.reset()
     svc = open_services(settings())
     try:
-        workspace, admin, member, other = seed(svc, micros)
-        yield AppEnv(svc, workspace, admin, member, other, fake, tmp_path)
+        workspace, admin, member, other, operator = seed(svc, micros)
+        yield AppEnv(svc, workspace, admin, member, other, fake, tmp_path, operator)
     finally:
         svc.ledger.close()
         clear_caches()

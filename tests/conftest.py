@@ -145,19 +145,23 @@ class Seed:
     account_id: int
     admin_id: int
     member_id: int
+    # An operator (not a member): top-ups and adjustments are theirs.
+    operator_id: int
 
 
 def seed(book: Ledger, micros: int = 0, slug: str = "acme") -> Seed:
-    """A workspace with an admin and a member, and ``micros`` paid micro-credits
+    """A workspace with an admin and a member, an operator, and ``micros`` paid micro-credits
     (``credits(1000)`` for 1,000 credits)."""
     workspace = book.create_workspace(slug, slug.title())
     admin = book.create_user(f"{slug}-admin")
     member = book.create_user(f"{slug}-member")
     book.add_member(workspace.id, admin.id, "admin")
     book.add_member(workspace.id, member.id, "member")
+    operator = book.create_user(f"{slug}-operator")
+    book.set_operator(operator.id, True, actor_user_id=None, reason="test operator")
     if micros:
         book.grant(workspace.account_id, micros, kind="paid", key=f"seed-{slug}")
-    return Seed(workspace.id, workspace.account_id, admin.id, member.id)
+    return Seed(workspace.id, workspace.account_id, admin.id, member.id, operator.id)
 
 
 @pytest.fixture

@@ -33,7 +33,7 @@ def env(
 
 
 def test_chat_switched_off_is_a_warning_and_a_refusal_that_charges_nothing(env: AppEnv) -> None:
-    env.svc.ledger.set_feature("ai_text_chat", False, MAINTENANCE, actor_user_id=env.admin.id)
+    env.svc.ledger.set_feature("ai_text_chat", False, MAINTENANCE, actor_user_id=env.operator.id)
     before = env.svc.ledger.balance(env.account_id)
     sentence = f"Chat is switched off for now. {MAINTENANCE}"
 

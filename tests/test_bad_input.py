@@ -170,7 +170,7 @@ def test_release_and_adjust_need_a_reason(ledger: Ledger, seeded: Seed, reason: 
         lambda: ledger.adjust(
             seeded.account_id,
             credits(10),
-            actor_user_id=seeded.admin_id,
+            actor_user_id=seeded.operator_id,
             reason=reason,
             key="adj-1",
         ),
@@ -213,7 +213,7 @@ def test_zero_adjustment_is_refused(ledger: Ledger, seeded: Seed) -> None:
     assert_refused(
         ledger,
         lambda: ledger.adjust(
-            seeded.account_id, 0, actor_user_id=seeded.admin_id, reason="nothing", key="adj-0"
+            seeded.account_id, 0, actor_user_id=seeded.operator_id, reason="nothing", key="adj-0"
         ),
         errors.InvalidInput,
         "non-zero",

@@ -122,7 +122,7 @@ def test_a_dry_run_import_lists_the_new_versions_and_writes_nothing(
 ) -> None:
     path = changed_prices(tmp_path, "output_per_million = 400", "output_per_million = 450")
     before = (count(ledger, price_versions), count(ledger, image_prices))
-    [change] = ledger.import_prices(path, dry_run=True, actor_user_id=seeded.admin_id)
+    [change] = ledger.import_prices(path, dry_run=True, actor_user_id=seeded.operator_id)
     assert (change.model, change.version, change.withdrawn) == ("demo/chat", 2, False)
     assert change.price.output_per_mtok == credits(450)
     assert change.previous is not None and change.previous.output_per_mtok == credits(400)
@@ -130,12 +130,12 @@ def test_a_dry_run_import_lists_the_new_versions_and_writes_nothing(
     assert (count(ledger, price_versions), count(ledger, image_prices)) == before
     assert ledger.price("demo/chat").version == 1
 
-    [real] = ledger.import_prices(path, actor_user_id=seeded.admin_id, reason="Q3 list prices")
+    [real] = ledger.import_prices(path, actor_user_id=seeded.operator_id, reason="Q3 list prices")
     assert real == change
     assert count(ledger, price_versions) == before[0] + 1
     [newest, oldest] = ledger.price_history("demo/chat")
     assert (newest.price.version, newest.price.output_per_mtok) == (2, credits(450))
-    assert (newest.created_by_user_id, newest.created_by) == (seeded.admin_id, "acme-admin")
+    assert (newest.created_by_user_id, newest.created_by) == (seeded.operator_id, "acme-operator")
     assert newest.reason == "Q3 list prices"
     assert (oldest.price.version, oldest.created_by) == (1, None)
     assert ledger.import_prices(path) == []  # the same file again: nothing to do
@@ -183,7 +183,7 @@ def test_set_price_adds_a_version_with_who_and_when(
         feature_key="ai_text_chat",
         input_per_mtok=130,
         output_per_mtok=520,
-        actor_user_id=seeded.admin_id,
+        actor_user_id=seeded.operator_id,
         reason="provider raised prices",
     )
     assert change is not None and (change.version, change.previous is not None) == (2, True)
@@ -194,7 +194,7 @@ def test_set_price_adds_a_version_with_who_and_when(
         hours=1
     )
     assert (newest.created_by, newest.reason, newest.active) == (
-        "acme-admin",
+        "acme-operator",
         "provider raised prices",
         True,
     )
@@ -207,7 +207,7 @@ def test_set_price_adds_a_version_with_who_and_when(
         feature_key="ai_text_chat",
         input_per_mtok=130,
         output_per_mtok=520,
-        actor_user_id=seeded.admin_id,
+        actor_user_id=seeded.operator_id,
     )
     assert same is None and len(ledger.price_history("demo/chat")) == 2
 
@@ -217,7 +217,7 @@ def test_set_price_prices_images_by_size_and_quality(ledger: Ledger, seeded: See
         "demo/images",
         feature_key="ai_image_generation",
         images={("256x256", "standard"): 7},
-        actor_user_id=seeded.admin_id,
+        actor_user_id=seeded.operator_id,
     )
     price = ledger.price("demo/images")
     assert dict(price.images) == {("256x256", "standard"): 7} and price.version == 2
@@ -261,7 +261,7 @@ def test_set_price_prices_images_by_size_and_quality(ledger: Ledger, seeded: See
                 "actor_user_id": 99_999,
             },
             "UnknownUser",
-            "no user with id 99999",
+            "no active user with id 99999",
         ),
     ],
 )
@@ -269,7 +269,7 @@ def test_a_bad_price_change_writes_nothing(
     ledger: Ledger, seeded: Seed, arguments: dict[str, Any], error: str, words: str
 ) -> None:
     before = count(ledger, price_versions)
-    arguments = {"actor_user_id": seeded.admin_id, **arguments}
+    arguments = {"actor_user_id": seeded.operator_id, **arguments}
     with pytest.raises(getattr(errors, error), match=words):
         ledger.set_price("demo/chat", **arguments)
     assert count(ledger, price_versions) == before
@@ -282,16 +282,18 @@ def test_a_bad_price_change_writes_nothing(
 def test_model_switches_are_appended_with_who_why_and_when(
     ledger: Ledger, seeded: Seed, clock: FakeClock
 ) -> None:
-    off = ledger.set_model_enabled("openai/gpt-4o", False, seeded.admin_id, reason="over budget")
+    off = ledger.set_model_enabled("openai/gpt-4o", False, seeded.operator_id, reason="over budget")
     assert (off.enabled, off.actor, off.reason, off.created_at) == (
         False,
-        "acme-admin",
+        "acme-operator",
         "over budget",
         clock.now,
     )
-    assert ledger.set_model_enabled("openai/gpt-4o", False, seeded.admin_id) == off  # no-op
+    assert ledger.set_model_enabled("openai/gpt-4o", False, seeded.operator_id) == off  # no-op
     clock.advance(minutes=5)
-    on = ledger.set_model_enabled("openai/gpt-4o", True, seeded.member_id)
+    with pytest.raises(errors.NotAllowed, match="only an operator may switch models"):
+        ledger.set_model_enabled("openai/gpt-4o", True, seeded.member_id)
+    on = ledger.set_model_enabled("openai/gpt-4o", True, seeded.operator_id)
     assert ledger.switches().model_enabled("openai/gpt-4o", default=False) is True
     assert ledger.switches().model_enabled("never/switched", default=False) is False
     assert ledger.switch_history("model", "openai/gpt-4o") == [on, off]
@@ -304,7 +306,7 @@ def test_feature_switches_carry_a_message_while_off(ledger: Ledger, seeded: Seed
         "ai_text_chat",
         False,
         "  Chat is paused for maintenance until 14:00 UTC.  ",
-        actor_user_id=seeded.admin_id,
+        actor_user_id=seeded.operator_id,
         reason="provider incident",
     )
     assert off.message == "Chat is paused for maintenance until 14:00 UTC."
@@ -314,7 +316,7 @@ def test_feature_switches_carry_a_message_while_off(ledger: Ledger, seeded: Seed
     )
     assert state.feature("ai_text_chat") == off
     changed = ledger.set_feature(
-        "ai_text_chat", False, "Back at 15:00 UTC.", actor_user_id=seeded.admin_id
+        "ai_text_chat", False, "Back at 15:00 UTC.", actor_user_id=seeded.operator_id
     )
     assert changed.id > off.id  # a new message is a change too
     on = ledger.set_feature("ai_text_chat", True, "ignored while on", actor_user_id=None)
@@ -358,7 +360,9 @@ def test_bad_switch_changes_write_nothing(ledger: Ledger, call: Any, error: type
 def test_the_database_refuses_to_rewrite_a_switch(
     ledger: Ledger, seeded: Seed, statement: sa.Executable
 ) -> None:
-    ledger.set_feature("ai_image_generation", False, "Off for now.", actor_user_id=seeded.admin_id)
+    ledger.set_feature(
+        "ai_image_generation", False, "Off for now.", actor_user_id=seeded.operator_id
+    )
     with (
         pytest.raises(DBAPIError, match="append-only"),
         db.write_transaction(ledger.engine) as conn,
@@ -377,6 +381,7 @@ def test_a_restart_keeps_what_was_changed_in_the_database(db_url: str, tmp_path:
     first = open_services(config)  # the first start seeds the empty database from data/
     assert first.ledger.price("demo/chat").version == 1
     admin = first.ledger.create_user("operator")
+    first.ledger.set_operator(admin.id, True, actor_user_id=None, reason="runs the catalogue")
     first.ledger.set_price(
         "demo/chat",
         feature_key="ai_text_chat",

@@ -48,6 +48,16 @@ def test_prices_import_dry_run_writes_nothing_then_imports(db_file: Path, tmp_pa
     assert "dry run: 2 new price version(s) would be added; nothing was written" in dry.stdout
     assert price_rows(db_file) == seeded
 
+    # --by names a person, who must be an operator (as on the Pricing & features page).
+    refused = workbench(
+        db_file, "prices", "import", str(changed), "--by", "admin", "--reason", "new list"
+    )
+    assert refused.returncode == 2
+    assert "only an operator may import prices; admin is not one" in refused.stderr
+    assert price_rows(db_file) == seeded
+    made = workbench(db_file, "auth", "operator", "admin", "--reason", "runs the price list")
+    assert made.returncode == 0, made.stderr
+    assert "'admin' is now an operator" in made.stdout
     real = workbench(
         db_file, "prices", "import", str(changed), "--by", "admin", "--reason", "new list"
     )

@@ -59,7 +59,9 @@ def chat_ok(gateway: Gateway, h: Harness, key: str, model: str = "demo/chat") ->
 
 @pytest.fixture
 def operator(harness: Harness) -> int:
-    return harness.ledger.create_user("operator", "The operator").id
+    user = harness.ledger.create_user("operator", "The operator")
+    harness.ledger.set_operator(user.id, True, actor_user_id=None, reason="runs the catalogue")
+    return user.id
 
 
 # --- model switches -------------------------------------------------------------------------------

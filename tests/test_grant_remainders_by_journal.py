@@ -54,7 +54,7 @@ def test_every_remainder_is_the_sum_of_its_lines(ledger: Ledger, clock: FakeCloc
     assert _remainders(ledger) == {paid: credits(9), promo: 0}
 
     # An admin takes 2 back; a new promo grant expires unspent.
-    ledger.adjust(s.account_id, -credits(2), actor_user_id=s.admin_id, reason="refund", key="a1")
+    ledger.adjust(s.account_id, -credits(2), actor_user_id=s.operator_id, reason="refund", key="a1")
     late = ledger.grant(
         s.account_id,
         credits(1),

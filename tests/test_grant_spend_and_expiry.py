@@ -137,36 +137,42 @@ def test_released_hold_lets_the_expired_remainder_go(
     assert ledger.verify() == []
 
 
-def test_admin_adjustments_record_actor_and_reason(ledger: Ledger, seeded: Seed) -> None:
+def test_operator_adjustments_record_actor_and_reason(ledger: Ledger, seeded: Seed) -> None:
     ledger.adjust(
-        seeded.account_id, credits(250), actor_user_id=seeded.admin_id, reason="goodwill", key="a1"
+        seeded.account_id,
+        credits(250),
+        actor_user_id=seeded.operator_id,
+        reason="goodwill",
+        key="a1",
     )
     ledger.adjust(
         seeded.account_id,
         credits(-50),
-        actor_user_id=seeded.admin_id,
+        actor_user_id=seeded.operator_id,
         reason="correction",
         key="a2",
     )
     lines = [line for line in ledger.history(seeded.account_id) if line.kind == "adjustment"]
     assert sorted((line.balance_delta, line.actor_user_id, line.reason) for line in lines) == [
-        (credits(-50), seeded.admin_id, "correction"),
-        (credits(250), seeded.admin_id, "goodwill"),
+        (credits(-50), seeded.operator_id, "correction"),
+        (credits(250), seeded.operator_id, "goodwill"),
     ]
     assert ledger.balance(seeded.account_id).balance == credits(1200)
-    with pytest.raises(errors.NotAMember):
-        ledger.adjust(
-            seeded.account_id,
-            credits(5),
-            actor_user_id=seeded.member_id,
-            reason="self-serve",
-            key="a3",
-        )
+    # Neither a member nor the workspace's own admin may give the workspace credits.
+    for who in (seeded.member_id, seeded.admin_id):
+        with pytest.raises(errors.NotAllowed):
+            ledger.adjust(
+                seeded.account_id,
+                credits(5),
+                actor_user_id=who,
+                reason="self-serve",
+                key=f"a3-{who}",
+            )
     with pytest.raises(errors.InsufficientCredits):
         ledger.adjust(
             seeded.account_id,
             credits(-5000),
-            actor_user_id=seeded.admin_id,
+            actor_user_id=seeded.operator_id,
             reason="too much",
             key="a4",
         )
@@ -180,7 +186,7 @@ def test_negative_adjustment_cannot_take_held_credits(ledger: Ledger, seeded: Se
         ledger.adjust(
             seeded.account_id,
             credits(-200),
-            actor_user_id=seeded.admin_id,
+            actor_user_id=seeded.operator_id,
             reason="claw back",
             key="a1",
         )

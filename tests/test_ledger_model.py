@@ -234,6 +234,7 @@ class LedgerMachine(RuleBasedStateMachine):
             raise
         self.account = ids.account_id
         self.users = {"admin": ids.admin_id, "member": ids.member_id, "capped": capped.id}
+        self.operator = ids.operator_id  # adjustments are an operator's
         self.capped = capped.id
         self.model = Model()
         self.calls: list[Call] = []
@@ -329,7 +330,7 @@ class LedgerMachine(RuleBasedStateMachine):
                 )
         kwargs: dict[str, Any] = {
             "delta": delta,
-            "actor_user_id": self.users["admin"],
+            "actor_user_id": self.operator,
             "reason": "correction",
             "key": self.new_key("adjust"),
         }

@@ -100,7 +100,8 @@ class LocalLogins:
 
     def create_first_admin(self, ledger: Ledger, workspace_slug: str = "demo") -> str | None:
         """On the very first start (no local login at all): an ``admin`` with a random password,
-        returned so the caller can print it once. None when logins already exist."""
+        returned so the caller can print it once, made an operator (someone must be able to top
+        up credits and change prices from the pages). None when logins already exist."""
         if self.any():
             return None
         try:
@@ -114,6 +115,10 @@ class LocalLogins:
         workspace = workspace or workspaces[0]
         if ledger.membership(workspace.id, admin.id) is None:
             ledger.add_member(workspace.id, admin.id, "admin")
+        if not ledger.actor(admin.id).is_operator:
+            ledger.set_operator(
+                admin.id, True, actor_user_id=None, reason="the first admin, created on first start"
+            )
         password = secrets.token_urlsafe(12)
         self.set_password(admin.id, password)
         return password

@@ -18,7 +18,7 @@ random_option = click.option("--random", is_flag=True, help="Generate a password
 
 @click.group("auth")
 def group() -> None:
-    """Local sign-in: set passwords, add people to a workspace."""
+    """Local sign-in: set passwords, add people to a workspace, make operators."""
 
 
 def _password(user: str, random: bool) -> str:
@@ -63,5 +63,20 @@ def add_user(user: str, workspace: str, admin: bool, name: str | None, random: b
         book.add_member(found.id, created.id, "admin" if admin else "member")
         LocalLogins(book.engine).set_password(created.id, _password(user, random))
         print(f"added {created.username!r} to {found.slug!r}")
+
+    with_ledger(work)
+
+
+@group.command("operator")
+@click.argument("user")
+@click.option("--off", is_flag=True, help="Take the operator level away instead.")
+@click.option("--reason", required=True, help="Why (kept in the audit trail).")
+def operator(user: str, off: bool, reason: str) -> None:
+    """Make USER an operator (top-ups, prices, switches, every workspace), or --off."""
+
+    def work(book: Ledger, _config: Settings) -> None:
+        found = book.user(user)
+        book.set_operator(found.id, not off, actor_user_id=None, reason=reason)
+        print(f"{found.username!r} is {'no longer ' if off else 'now '}an operator")
 
     with_ledger(work)
