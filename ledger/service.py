@@ -22,6 +22,7 @@ from sqlalchemy.engine import Connection
 from ledger import (
     accounts,
     adjustments,
+    audit,
     db,
     grants,
     holds,
@@ -150,7 +151,11 @@ class Ledger(CreditOperations, MemberOperations, AdminViews, CatalogueOperations
         reason: str | None = None,
     ) -> GrantOutcome:
         """``amount`` micro-credits in (``ledger.amounts.credits(5)`` for 5 credits). ``kind``:
-        paid, plan, promo or adjustment; spent by priority, then expiry."""
+        paid, plan, promo or adjustment; spent by priority, then expiry.
+
+        The system's way in (seeds, payments, the command line without --by), audited with
+        ``actor_user_id`` as given. A person's top-up goes through ``top_up``, which checks that
+        they are an operator."""
         check_id(account_id, "account id")
         check_amount(amount)
         grants.check_kind(kind)
@@ -171,7 +176,7 @@ class Ledger(CreditOperations, MemberOperations, AdminViews, CatalogueOperations
             check.lookup(conn)
             if expires_at is not None and expires_at <= now:
                 raise InvalidInput(f"expires_at {expires_at.isoformat()} is already in the past")
-            accounts.lock(conn, account_id)
+            before = accounts.lock(conn, account_id)
             grant_id = grants.create(
                 conn,
                 account_id,
@@ -182,6 +187,19 @@ class Ledger(CreditOperations, MemberOperations, AdminViews, CatalogueOperations
                 priority=priority,
                 actor_user_id=actor_user_id,
                 reason=reason,
+            )
+            after = accounts.read(conn, account_id)
+            audit.record(
+                conn,
+                actor_user_id=actor_user_id,
+                action="credits.grant",
+                workspace_id=accounts.workspace_of(conn, account_id),
+                target_kind="grant",
+                target=grant_id,
+                reason=reason,
+                before={"balance": before.balance, "available": before.available},
+                after={"balance": after.balance, "available": after.available, "kind": kind},
+                now=now,
             )
             return GrantOutcome(False, grant_id, account_id, amount, kind, expires_at)
 

@@ -61,6 +61,10 @@ def test_the_first_admin_gets_a_random_password_once(ledger: Ledger, logins: Loc
     assert logins.check(ledger, FIRST_ADMIN, password) == admin
     [(workspace, membership)] = ledger.memberships_of(admin.id)
     assert membership.role == "admin" and workspace.slug == "demo"
+    # The first admin is an operator: someone must be able to top up and change prices.
+    assert ledger.actor(admin.id).is_operator
+    [event] = [e for e in ledger.audit_trail(actor_user_id=admin.id) if e.action == "user.operator"]
+    assert (event.actor, event.target, event.after) == (None, str(admin.id), {"operator": True})
     assert logins.create_first_admin(ledger) is None  # never again, never reset
 
 

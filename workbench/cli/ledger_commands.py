@@ -83,7 +83,7 @@ def seed(if_empty: bool, workspace: str, credits: int) -> None:
 )
 @click.option("--expires-in-days", type=WHOLE_NUMBER, help="Expire after N days.")
 @click.option("--reason", help="Why (kept in the journal).")
-@click.option("--by", help="Username of the admin granting.")
+@click.option("--by", help="Username of the operator granting (then --reason is required).")
 @click.option("--key", help="Idempotency key (re-running with it grants once).")
 def grant(
     workspace: str,
@@ -98,17 +98,27 @@ def grant(
 
     def work(book: Ledger, _config: Settings) -> None:
         account = book.workspace(workspace)
-        actor = book.user(by).id if by else None
         expires = datetime.now(UTC) + timedelta(days=expires_in_days) if expires_in_days else None
-        outcome = book.grant(
-            account.account_id,
-            amount,
-            kind=kind,
-            key=key or f"cli-grant-{secrets.token_hex(8)}",
-            expires_at=expires,
-            actor_user_id=actor,
-            reason=reason,
-        )
+        key_used = key or f"cli-grant-{secrets.token_hex(8)}"
+        if by:  # a person's top-up: they must be an operator, and say why
+            outcome = book.top_up(
+                account.id,
+                amount,
+                kind=kind,
+                actor_user_id=book.user(by).id,
+                reason=reason or "",
+                key=key_used,
+                expires_at=expires,
+            )
+        else:  # someone with shell access to the server: the system's grant, audited as such
+            outcome = book.grant(
+                account.account_id,
+                amount,
+                kind=kind,
+                key=key_used,
+                expires_at=expires,
+                reason=reason,
+            )
         note = " (already done earlier with this key)" if outcome.replayed else ""
         amount_shown = format_credits(outcome.amount, exact=True)
         print(f"granted {amount_shown} {outcome.kind} credits to {account.slug}{note}")

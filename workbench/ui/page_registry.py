@@ -20,7 +20,9 @@ class PageSpec:
     title: str
     icon: str
     description: str
-    admin_only: bool = False
+    # Who may open it (ledger.authority's levels): "member" (everyone), "admin" (workspace admins
+    # and operators) or "operator".
+    audience: str = "member"
     default: bool = False
 
     @property
@@ -60,8 +62,17 @@ PAGES: tuple[PageSpec, ...] = (
         "admin_credits",
         "Credit admin",
         ":material/admin_panel_settings:",
-        "Accounts, holds in flight and recent usage across the workspace.",
-        admin_only=True,
+        "Accounts, top-ups, holds, members, thresholds and the audit trail.",
+        audience="admin",
+    ),
+    PageSpec(
+        "Admin",
+        "admin_pricing.py",
+        "admin_pricing",
+        "Pricing & features",
+        ":material/sell:",
+        "Model prices (versioned), models and features on or off, unpriced models.",
+        audience="operator",
     ),
 )
 
@@ -70,5 +81,12 @@ def spec(url_path: str) -> PageSpec:
     return next(page for page in PAGES if page.url_path == url_path)
 
 
-def visible_to(is_admin: bool) -> list[PageSpec]:
-    return [page for page in PAGES if is_admin or not page.admin_only]
+def visible_to(level: str) -> list[PageSpec]:
+    """The pages a person at ``level`` ("member", "admin" or "operator") may open."""
+    return [page for page in PAGES if allowed(page, level)]
+
+
+def allowed(page: PageSpec, level: str) -> bool:
+    if page.audience == "member" or level == "operator":
+        return True
+    return page.audience == "admin" and level == "admin"

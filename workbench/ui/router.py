@@ -14,6 +14,7 @@ import streamlit as st
 
 from workbench.ui.chrome import run_page, sidebar
 from workbench.ui.page_registry import FAVICON, PAGES, PAGES_DIR, PageSpec, visible_to
+from workbench.ui.page_registry import allowed as page_allowed
 from workbench.ui.session import (
     NoWorkspace,
     current,
@@ -58,9 +59,10 @@ def sign_in_page(asked_for: PageSpec | None) -> None:
 def land_after_sign_in(asked_for: PageSpec | None) -> None:
     """Stay on the URL that was asked for (the next run serves that page), unless the role does
     not allow it: then go to the default page, not to Streamlit's "page not found" dialog."""
-    if asked_for is not None and asked_for.admin_only:
+    if asked_for is not None and asked_for.audience != "member":
         try:
-            allowed = (person := current(svc)) is not None and person.is_admin
+            person = current(svc)
+            allowed = person is not None and page_allowed(asked_for, person.level)
         except NoWorkspace:
             allowed = True  # the next run says what is missing
         if not allowed:
@@ -77,9 +79,9 @@ def signed_out_pages() -> list[st.Page]:
     ]
 
 
-def workbench_pages(is_admin: bool) -> dict[str, list[st.Page]]:
+def workbench_pages(level: str) -> dict[str, list[st.Page]]:
     sections: dict[str, list[st.Page]] = {}
-    for page in visible_to(is_admin):
+    for page in visible_to(level):
         sections.setdefault(page.section, []).append(
             st.Page(
                 PAGES_DIR / page.file,
@@ -114,7 +116,7 @@ if missing_workspace is not None:
 elif who is None:
     run_page(st.navigation(signed_out_pages(), position="hidden"))
 else:
-    navigation = st.navigation(workbench_pages(who.is_admin))
+    navigation = st.navigation(workbench_pages(who.level))
     st.session_state["who"] = who
     sidebar(svc, who)
     run_page(navigation)

@@ -39,10 +39,20 @@ class SignedIn:
     workspace: Workspace
     membership: Membership
     workspaces: tuple[Workspace, ...]
+    # The platform or finance team (ledger.authority): may run every workspace.
+    is_operator: bool = False
 
     @property
     def is_admin(self) -> bool:
-        return self.membership.role == "admin"
+        """An admin of the workspace they are in (operators run every workspace)."""
+        return self.membership.role == "admin" or self.is_operator
+
+    @property
+    def level(self) -> str:
+        """ "operator", "admin" or "member": what the page registry's audiences name."""
+        if self.is_operator:
+            return "operator"
+        return "admin" if self.membership.role == "admin" else "member"
 
 
 class NoWorkspace(Exception):
@@ -85,7 +95,8 @@ def current(svc: Services) -> SignedIn | None:
         raise NoWorkspace(user.username)
     chosen = st.session_state.get(WORKSPACE_KEY)
     workspace, membership = next(((w, m) for w, m in rows if w.id == chosen), rows[0])
-    return SignedIn(user, workspace, membership, tuple(w for w, _ in rows))
+    is_operator = svc.ledger.actor(user.id).is_operator
+    return SignedIn(user, workspace, membership, tuple(w for w, _ in rows), is_operator)
 
 
 def sign_in_local(svc: Services, username: str, password: str) -> bool:
@@ -108,7 +119,15 @@ def sign_out(svc: Services) -> None:
 
 
 def require_admin(who: SignedIn) -> None:
-    """The server-side check every admin-only page and action makes, whatever the menu shows."""
+    """The server-side check every admin page makes, whatever the menu shows (the ledger checks
+    each action again)."""
     if not who.is_admin:
-        st.error("This page is for workspace admins.")
+        st.error("This page is for workspace admins and operators.")
+        st.stop()
+
+
+def require_operator(who: SignedIn) -> None:
+    """As ``require_admin``, for the operators' pages."""
+    if not who.is_operator:
+        st.error("This page is for operators (the platform and finance team).")
         st.stop()
