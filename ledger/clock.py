@@ -8,7 +8,17 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from ledger.errors import InvalidInput
+
 Clock = Callable[[], datetime]
+
+
+def check_when(value: datetime | None, what: str) -> datetime | None:
+    """An argument that must be an aware datetime (or None): a naive one would be read as the
+    server's local time."""
+    if value is not None and (not isinstance(value, datetime) or value.tzinfo is None):
+        raise InvalidInput(f"{what} must be a timezone-aware datetime (UTC), got {value!r:.60}")
+    return value
 
 
 def system_clock() -> datetime:

@@ -29,7 +29,7 @@ from ledger.outcomes import (
     hold_to_json,
     plain_to_json,
 )
-from ledger.transactions import Transactions, check_id, check_reason, check_when
+from ledger.transactions import Transactions, check_id, check_reason
 
 
 def _money(balance: Balance) -> dict[str, Any]:
@@ -55,18 +55,11 @@ class CreditOperations(Transactions):
         only, with a reason; once per ``key``."""
         check_id(workspace_id, "workspace id")
         check_id(actor_user_id, "acting user id")
-        check_amount(amount)
-        grants.check_kind(kind)
-        check_when(expires_at, "expires_at")
-        if priority is not None and (not isinstance(priority, int) or isinstance(priority, bool)):
-            raise InvalidInput(f"priority must be a whole number, got {priority!r:.40}")
+        terms = grants.check_terms(amount, kind, expires_at, priority)
         reason = check_reason(reason)
         params = {
             "workspace_id": workspace_id,
-            "amount": request_identity(amount),
-            "kind": kind,
-            "expires_at": expires_at.isoformat() if expires_at else None,
-            "priority": priority,
+            **terms,
             "actor": actor_user_id,
             "reason": reason,
         }
@@ -74,8 +67,7 @@ class CreditOperations(Transactions):
         def work(conn: Connection, check: KeyCheck, now: datetime) -> GrantOutcome:
             check.lookup(conn)
             authority.require_operator(conn, actor_user_id, "top up credits")
-            if expires_at is not None and expires_at <= now:
-                raise InvalidInput(f"expires_at {expires_at.isoformat()} is already in the past")
+            grants.refuse_past_expiry(expires_at, now)
             account_id = owners.workspace_by_id(conn, workspace_id).account_id
             before = accounts.lock(conn, account_id)
             grant_id = grants.create(

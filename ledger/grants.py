@@ -24,12 +24,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ledger import journal
-from ledger.amounts import credits_text
+from ledger.amounts import check_amount, credits_text, request_identity
+from ledger.clock import check_when
 from ledger.errors import InvalidInput, NotFound
 from ledger.journal import Entry
 from ledger.schema import GRANT_KINDS, accounts, grants
@@ -96,6 +98,30 @@ def of_account(conn: Connection, account_id: int, *, open_only: bool = True) -> 
     if open_only:
         query = query.where(grants.c.remaining > 0)
     return [Grant(**row._mapping) for row in conn.execute(query.order_by(grants.c.id.desc()))]
+
+
+def check_terms(
+    amount: object, kind: object, expires_at: datetime | None, priority: object
+) -> dict[str, Any]:
+    """A new grant's terms checked before anything is read (bad input writes nothing), as they
+    enter its request's identity."""
+    check_amount(amount)
+    check_kind(kind)
+    check_when(expires_at, "expires_at")
+    if priority is not None and (not isinstance(priority, int) or isinstance(priority, bool)):
+        raise InvalidInput(f"priority must be an integer, got {priority!r:.40}")
+    assert isinstance(amount, int)
+    return {
+        "amount": request_identity(amount),
+        "kind": kind,
+        "expires_at": expires_at.isoformat() if expires_at else None,
+        "priority": priority,
+    }
+
+
+def refuse_past_expiry(expires_at: datetime | None, now: datetime) -> None:
+    if expires_at is not None and expires_at <= now:
+        raise InvalidInput(f"expires_at {expires_at.isoformat()} is already in the past")
 
 
 def check_kind(kind: object) -> str:

@@ -62,7 +62,6 @@ from ledger.transactions import (
     Transactions,
     check_id,
     check_reason,
-    check_when,
 )
 from ledger.usage import CallUsage, UsageIdentity, UsageRow
 from ledger.verify import Mismatch, verify
@@ -157,25 +156,16 @@ class Ledger(CreditOperations, MemberOperations, AdminViews, CatalogueOperations
         ``actor_user_id`` as given. A person's top-up goes through ``top_up``, which checks that
         they are an operator."""
         check_id(account_id, "account id")
-        check_amount(amount)
-        grants.check_kind(kind)
-        check_when(expires_at, "expires_at")
-        if priority is not None and (not isinstance(priority, int) or isinstance(priority, bool)):
-            raise InvalidInput(f"priority must be an integer, got {priority!r:.40}")
         params = {
             "account_id": account_id,
-            "amount": request_identity(amount),
-            "kind": kind,
-            "expires_at": expires_at.isoformat() if expires_at else None,
-            "priority": priority,
+            **grants.check_terms(amount, kind, expires_at, priority),
             "actor_user_id": actor_user_id,
             "reason": reason,
         }
 
         def work(conn: Connection, check: KeyCheck, now: datetime) -> GrantOutcome:
             check.lookup(conn)
-            if expires_at is not None and expires_at <= now:
-                raise InvalidInput(f"expires_at {expires_at.isoformat()} is already in the past")
+            grants.refuse_past_expiry(expires_at, now)
             before = accounts.lock(conn, account_id)
             grant_id = grants.create(
                 conn,

@@ -41,12 +41,6 @@ def check_id(value: object, what: str) -> int:
     return value
 
 
-def check_when(value: datetime | None, what: str) -> datetime | None:
-    if value is not None and (not isinstance(value, datetime) or value.tzinfo is None):
-        raise InvalidInput(f"{what} must be a timezone-aware datetime (UTC), got {value!r:.60}")
-    return value
-
-
 class Transactions:
     """An engine, a clock and the transaction shapes every ledger operation uses."""
 

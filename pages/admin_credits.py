@@ -1,11 +1,14 @@
-"""Credit admin: the workspace's account, holds in flight and recent usage (admins only)."""
+"""Credit admin (workspace admins and operators): the accounts they manage and, for the one
+opened, its journal, credits in and out, holds, members, threshold, usage and audit trail.
+
+Layout only: the forms and tables live in ``workbench/admin/``; the ledger checks every action
+again and its refusals are shown as one sentence."""
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
-from ledger.amounts import format_credits
+from workbench.admin import confirmations, member_forms, money_forms, records
 from workbench.ui.chrome import page_header
 from workbench.ui.page_registry import spec
 from workbench.ui.session import require_admin, services
@@ -15,36 +18,44 @@ who = st.session_state["who"]
 require_admin(who)  # checked here, on the server, whatever the menu shows
 page_header(spec("admin_credits"))
 
-balance = svc.ledger.balance(who.workspace.account_id)
-total, available, held = st.columns(3)
-total.metric("Balance", format_credits(balance.balance))
-available.metric("Available", format_credits(balance.available))
-held.metric("Held", format_credits(balance.held))
+account = records.open_account(svc, who)
+if account is None:
+    st.stop()
 
-st.subheader("Recent usage")
-rows = svc.ledger.recent_usage(workspace_id=who.workspace.id, limit=200)
-names = {user.id: user.username for user, _ in svc.ledger.members_of(who.workspace.id)}
-if rows:
-    st.dataframe(
-        pd.DataFrame(
-            {
-                "when (UTC)": [
-                    r.created_at.strftime("%Y-%m-%d %H:%M") if r.created_at else "" for r in rows
-                ],
-                # A former member's calls still show, by id.
-                "user": [names.get(r.user_id, f"user #{r.user_id}") for r in rows],
-                "model": [r.model for r in rows],
-                "status": [r.status for r in rows],
-                "credits": [format_credits(r.credits) for r in rows],
-                "tokens in/out": [f"{r.input_tokens}/{r.output_tokens}" for r in rows],
-                "images": [r.images for r in rows],
-                "latency ms": [r.latency_ms for r in rows],
-                "error": [r.error_type or "" for r in rows],
-            }
-        ),
-        hide_index=True,
-        width="stretch",
-        column_config={"credits": st.column_config.TextColumn(alignment="right")},
-    )
-else:
-    st.caption("No calls yet.")
+journal, credits, holds, members, usage, audit, checks = st.tabs(
+    ["Journal", "Credits", "Holds", "Members", "Recent usage", "Audit", "Settings & checks"]
+)
+with journal:
+    records.journal_section(svc, who, account)
+with credits:
+    if who.is_operator:
+        top_up, take_back = st.columns(2)
+        with top_up:
+            st.subheader("Top up")
+            money_forms.top_up_form(account)
+        with take_back:
+            st.subheader("Take back")
+            money_forms.take_back_form(account)
+    else:
+        st.caption("Operators (the platform and finance team) add and take back credits.")
+    st.subheader("Grants")
+    money_forms.grants_section(svc, who, account)
+with holds:
+    st.subheader("Holds in flight")
+    money_forms.holds_section(svc, who, account)
+with members:
+    st.subheader("Members")
+    member_forms.members_section(svc, who, account)
+with usage:
+    st.subheader("Recent usage")
+    records.usage_section(svc, account)
+with audit:
+    st.subheader("Audit trail")
+    records.audit_section(svc, who, account)
+with checks:
+    st.subheader("Low-balance warning")
+    member_forms.threshold_form(svc, who, account)
+    st.subheader("Verify the ledger")
+    records.verify_section(svc, who)
+
+confirmations.show_if_pending(svc, who)

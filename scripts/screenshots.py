@@ -6,8 +6,9 @@
 Starts the app as ``make run`` does, on a free port with a throwaway database (seeded demo
 workspace, offline demo models), signs in as each role in headless Chromium (Debian's
 ``/usr/bin/chromium``), sends one chat message and generates one image so the pages are not
-empty, and saves ``<role>-<page>.png`` (member: chat, images, credits; admin: those and
-admin_credits). Each shot waits until the page has settled (no script run in progress).
+empty, and saves ``<role>-<page>.png`` (member: chat, images, credits; admin, who is also the
+first operator: those, admin_credits and admin_pricing). Each shot waits until the page has
+settled (no script run in progress).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from tests.browser_harness import (
 
 PAGES = {
     MEMBER: ("chat", "images", "credits"),
-    ADMIN: ("chat", "images", "credits", "admin_credits"),
+    ADMIN: ("chat", "images", "credits", "admin_credits", "admin_pricing"),
 }
 CONTENT = {
     MEMBER: ("What should I pack for a day of hiking?", "A lighthouse on a rocky coast at dusk"),

@@ -61,6 +61,7 @@ NAV_TITLES = {
     "images": "Images",
     "credits": "My credits",
     "admin_credits": "Credit admin",
+    "admin_pricing": "Pricing & features",
 }
 
 

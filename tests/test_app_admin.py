@@ -1,5 +1,6 @@
-"""Credit admin (admins only): the workspace account's balance, available and held, and its recent
-usage rows, and nothing from another workspace."""
+"""Credit admin (workspace admins and operators): members are refused; a workspace admin sees
+their workspace's account (balance, available and held), its recent usage rows and nothing from
+another workspace, and cannot add credits (no form, and the ledger refuses)."""
 
 from __future__ import annotations
 
@@ -10,17 +11,20 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from ledger.amounts import credits, format_credits
+from ledger.errors import NotAllowed
+from tests.admin_credits_harness import state, table_with
 from tests.app_harness import (
     ADMIN_CREDITS,
     CHAT,
     IMAGES,
     AppEnv,
+    all_text,
     app_env,
     assert_no_exception,
     button,
     metrics,
-    the_table,
 )
+from workbench.ui.page_registry import PAGES_DIR
 
 SEEDED = 20_000
 
@@ -35,14 +39,45 @@ def admin_page(env: AppEnv) -> AppTest:
     return env.signed_in(env.admin, ADMIN_CREDITS)
 
 
+def test_a_member_is_refused(env: AppEnv) -> None:
+    """The menu never offers the page to a member; run its script directly with a member signed
+    in (what would happen if it did) and it stops with one sentence before showing anything."""
+    at = AppTest.from_file(str(PAGES_DIR / "admin_credits.py"), default_timeout=30)
+    at.session_state["who"] = env.signed_in(env.member).session_state["who"]
+    at.run()
+    assert_no_exception(at)
+    assert [e.value for e in at.error] == ["This page is for workspace admins and operators."]
+    assert at.dataframe == [] and at.main.metric == [] and at.text_input == []
+
+
 def test_no_calls_yet(env: AppEnv) -> None:
     at = admin_page(env)
     assert_no_exception(at)
     assert at.error == []
     assert metrics(at) == {"Balance": "20,000", "Available": "20,000", "Held": "0"}
-    assert [s.value for s in at.subheader] == ["Recent usage"]
+    assert "Recent usage" in [s.value for s in at.subheader]
     assert "No calls yet." in [c.value for c in at.caption]
-    assert at.dataframe == []
+    assert not [t for t in at.dataframe if "model" in t.value.columns]  # no usage table
+    assert list(table_with(at, "spent this month")["workspace"]) == ["acme"]
+
+
+def test_a_workspace_admin_cannot_top_up(env: AppEnv) -> None:
+    at = admin_page(env)
+    labels = [b.label for b in at.button]
+    for operators_only in ("Review top-up", "Review take-back", "Review void"):
+        assert operators_only not in labels
+    assert "Operators (the platform and finance team) add and take back credits." in all_text(at)
+    before = state(env)
+    with pytest.raises(NotAllowed):
+        env.svc.ledger.top_up(
+            env.workspace.id,
+            credits(100),
+            kind="paid",
+            actor_user_id=env.admin.id,
+            reason="my own top-up",
+            key="admin-tries",
+        )
+    assert state(env) == before
 
 
 def test_holds_in_flight_show_as_held(env: AppEnv) -> None:
@@ -54,11 +89,14 @@ def test_holds_in_flight_show_as_held(env: AppEnv) -> None:
         amount=credits("500.25"),
         key="in-flight",
     )
-    assert metrics(admin_page(env)) == {
+    at = admin_page(env)
+    assert metrics(at) == {
         "Balance": "20,000",
         "Available": "19,499.75",
         "Held": "500.25",
     }
+    holds = table_with(at, "time left")
+    assert list(holds["amount"]) == ["500.25"] and list(holds["user"]) == [env.member.username]
 
 
 def test_recent_usage_lists_the_workspaces_calls(env: AppEnv) -> None:
@@ -71,7 +109,7 @@ def test_recent_usage_lists_the_workspaces_calls(env: AppEnv) -> None:
 
     at = admin_page(env)
     assert_no_exception(at)
-    frame = the_table(at)
+    frame = table_with(at, "model")  # the recent usage table
     rows = env.usage_rows()
     assert len(frame) == 2
     assert sorted(frame["model"]) == ["demo/chat", "demo/images"]
@@ -105,6 +143,11 @@ def test_another_workspaces_usage_is_not_shown(env: AppEnv) -> None:
     assert len(env.usage_rows()) == 1
 
     at = admin_page(env)
-    assert at.dataframe == []
+    assert not [t for t in at.dataframe if "model" in t.value.columns]
     assert "No calls yet." in [c.value for c in at.caption]
     assert metrics(at)["Balance"] == "20,000"
+    # Neither beta's account nor its people: the admin runs acme only.
+    assert list(table_with(at, "spent this month")["workspace"]) == ["acme"]
+    assert at.selectbox(key="accounts_open").options == ["acme (Acme)"]
+    assert "bob" not in list(table_with(at, "username")["username"])
+    assert "beta" not in all_text(at)

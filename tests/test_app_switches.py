@@ -82,7 +82,7 @@ def test_images_switched_off_is_refused_with_the_message(env: AppEnv) -> None:
 
 def test_a_model_switched_off_is_not_offered(env: AppEnv) -> None:
     assert FAKE_CHAT_MODEL in [m.id for m in env.svc.gateway.models("chat")]
-    env.svc.ledger.set_model_enabled(FAKE_CHAT_MODEL, False, env.admin.id, reason="budget")
+    env.svc.ledger.set_model_enabled(FAKE_CHAT_MODEL, False, env.operator.id, reason="budget")
     # The app's process builds its services on its first run, so it reads the switch at once
     # (a process already running honours it within 5 s: tests/test_gateway_switches.py).
     at = env.signed_in(env.member)

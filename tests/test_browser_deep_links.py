@@ -32,7 +32,7 @@ page = page_fixture()
 
 @pytest.mark.parametrize(
     ("username", "url_path"),
-    [(MEMBER, "images"), (MEMBER, "credits"), (ADMIN, "admin_credits")],
+    [(MEMBER, "images"), (MEMBER, "credits"), (ADMIN, "admin_credits"), (ADMIN, "admin_pricing")],
 )
 def test_signing_in_lands_on_the_page_asked_for(
     app: AppServer, page: Page, username: str, url_path: str
@@ -43,8 +43,11 @@ def test_signing_in_lands_on_the_page_asked_for(
     assert re.search(rf"/{url_path}$", page.url), page.url
 
 
-def test_member_asking_for_an_admin_page_lands_on_chat(app: AppServer, page: Page) -> None:
-    sign_in(page, app, MEMBER, "admin_credits")
+@pytest.mark.parametrize("url_path", ["admin_credits", "admin_pricing"])
+def test_member_asking_for_an_admin_page_lands_on_chat(
+    app: AppServer, page: Page, url_path: str
+) -> None:
+    sign_in(page, app, MEMBER, url_path)
     assert heading_1(page) == ["Chat"]
     assert page.url == f"{app.url}/", page.url
     assert page.get_by_text("Recent usage").count() == 0

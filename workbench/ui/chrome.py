@@ -1,5 +1,6 @@
-"""What every page shares: its header (title, breadcrumb, description) and the sidebar (who is
-signed in, the workspace, its credits refreshed every few seconds, sign out)."""
+"""What every page shares: its header (title, breadcrumb, description), the sidebar (who is
+signed in, the workspace, its credits refreshed every few seconds, sign out) and the low-balance
+banner above every page of a workspace below its threshold."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ import secrets
 
 import streamlit as st
 
+from ledger.admin_views import LowBalance
 from ledger.amounts import format_credits
 from workbench.bootstrap import Services
 from workbench.gateway.errors import FeatureDisabled
-from workbench.ui.messages import concerns_credits, explain
+from workbench.ui.messages import concerns_credits, escape_markdown, explain
 from workbench.ui.page_registry import PAGES_DIR, PageSpec, spec
 from workbench.ui.session import WORKSPACE_KEY, SignedIn, sign_out
 
@@ -71,8 +73,13 @@ def run_page(page: st.Page) -> None:
 
 
 def sidebar(svc: Services, who: SignedIn) -> None:
+    """The sidebar, and above the page (the router calls this before every page) the
+    workspace's low-balance warning."""
+    low_balance_banner(svc, who)
     with st.sidebar:
-        st.markdown(f"**{who.user.display_name or who.user.username}** · {who.membership.role}")
+        # A display name is typed by people (admins create members): text, never markup.
+        name = escape_markdown(who.user.display_name or who.user.username)
+        st.markdown(f"**{name}** · {who.membership.role}")
         if len(who.workspaces) > 1:
             names = {w.id: w.name for w in who.workspaces}
             chosen = st.selectbox(
@@ -106,3 +113,26 @@ def balance_panel(svc: Services, account_id: int) -> None:
             st.caption(f"{format_credits(balance.held)} held for calls in progress")
 
     _balance()
+
+
+def low_balance_banner(svc: Services, who: SignedIn) -> None:
+    """A warning while the workspace's available credits are below its threshold (one query)."""
+    low = svc.ledger.low_balance(who.workspace.id)
+    if low is not None:
+        st.warning(low_balance_text(low), icon=":material/battery_alert:")
+
+
+def low_balance_text(low: LowBalance) -> str:
+    said = (
+        f"Low balance: {format_credits(low.available)} credits left, below this workspace's "
+        f"threshold of {format_credits(low.threshold)}."
+    )
+    days = low.days_left
+    if days is None:
+        return f"{said} There has been no spending in the last 7 days."
+    if days < 1:
+        lasts = "less than a day"
+    else:
+        whole = round(days)
+        lasts = f"about {whole} day{'' if whole == 1 else 's'}"
+    return f"{said} At the last 7 days' rate that lasts {lasts}."

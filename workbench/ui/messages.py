@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from ledger.amounts import credits_text, format_credits
 from ledger.errors import (
     CapExceeded,
@@ -60,3 +62,24 @@ def _two(first: int, second: int) -> tuple[str, str]:
     the usual rounding would make different amounts read the same."""
     exact = first != second and format_credits(first) == format_credits(second)
     return format_credits(first, exact=exact), format_credits(second, exact=exact)
+
+
+# What Streamlit's markdown (st.error, st.warning, st.caption, st.markdown) would read as markup.
+_MARKDOWN = re.compile(r"([\\`*_\[\]<>$~|#])")
+
+
+def escape_markdown(text: str) -> str:
+    """``text`` as literal characters inside a markdown element: a name or a message that quotes
+    what someone typed is text, never a link, an image or emphasis."""
+    return _MARKDOWN.sub(r"\\\1", text)
+
+
+def sentence(error: Exception) -> str:
+    """An error's message as one sentence for ``st.error`` (which renders markdown): capital
+    first letter, a full stop, and markdown's special characters escaped (messages quote what
+    was typed)."""
+    text = str(error).strip() or "That did not work."
+    text = text[0].upper() + text[1:]
+    if text[-1] not in ".!?":
+        text += "."
+    return escape_markdown(text)
