@@ -53,17 +53,22 @@ class MemberOperations(Transactions):
             authority.require_manager(conn, actor_user_id, workspace_id, "add members")
             user = owners.create_user(conn, username, display_name, now, email=email)
             membership = owners.add_member(conn, workspace_id, user.id, role, now)
+            # One action, one event: the new user with their membership.
             audit.record(
                 conn,
                 actor_user_id=actor_user_id,
-                action="user.create",
+                action="member.create",
                 workspace_id=workspace_id,
-                target_kind="user",
+                target_kind="membership",
                 target=user.id,
-                after={"username": user.username, "email": email},
+                after={
+                    "username": user.username,
+                    "email": email,
+                    "role": membership.role,
+                    "monthly_cap": membership.monthly_cap,
+                },
                 now=now,
             )
-            self._audit_member(conn, actor_user_id, "member.add", membership, None, now)
             return user
 
         return self._write(work)

@@ -102,6 +102,41 @@ CASES: dict[str, Case] = {
         {"active": True},
         {"active": False},
     ),
+    "create_member": (
+        lambda b, s: b.create_member(
+            s.workspace_id, "newbie", "member", actor_user_id=s.admin_id, email="n@example.com"
+        ),
+        "member.create",
+        "membership",
+        None,
+        {"username": "newbie", "email": "n@example.com", "role": "member", "monthly_cap": None},
+    ),
+    "add_member": (
+        lambda b, s: (
+            b.create_user("loner"),
+            b.add_member_by_name(s.workspace_id, "loner", "member", actor_user_id=s.admin_id),
+        ),
+        "member.add",
+        "membership",
+        None,
+        {"role": "member", "monthly_cap": None},
+    ),
+    "force_release": (
+        lambda b, s: b.force_release(
+            reserve(b, s, credits(3), "r"), actor_user_id=s.admin_id, reason="stuck", key="f"
+        ),
+        "hold.force_release",
+        "hold",
+        {"status": "pending", "amount": credits(3)},
+        {"status": "released"},
+    ),
+    "operator": (
+        lambda b, s: b.set_operator(s.member_id, True, actor_user_id=s.operator_id, reason="why"),
+        "user.operator",
+        "user",
+        {"operator": False},
+        {"operator": True},
+    ),
     "feature_off": (
         lambda b, s: b.set_feature(
             "ai_text_chat", False, "Back soon.", actor_user_id=s.operator_id, reason="why"
