@@ -23,7 +23,7 @@ PATHS = list(command_paths(cli))
 
 
 def test_the_groups_the_issue_names_exist() -> None:
-    assert {"run", "ledger", "auth", "gateway", "prices"} <= {p[0] for p in PATHS}
+    assert {"run", "ledger", "auth", "gateway", "prices", "usage"} <= {p[0] for p in PATHS}
 
 
 @pytest.mark.parametrize("path", [(), *PATHS], ids=lambda p: " ".join(p) or "workbench")

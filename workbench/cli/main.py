@@ -11,7 +11,13 @@ from pathlib import Path
 import click
 
 from ledger.service import Ledger
-from workbench.cli import auth_commands, gateway_commands, ledger_commands, prices_commands
+from workbench.cli import (
+    auth_commands,
+    gateway_commands,
+    ledger_commands,
+    prices_commands,
+    usage_commands,
+)
 from workbench.cli.common import WHOLE_NUMBER, target, with_ledger
 from workbench.config import Settings
 
@@ -33,6 +39,7 @@ cli.add_command(ledger_commands.group)
 cli.add_command(auth_commands.group)
 cli.add_command(gateway_commands.group)
 cli.add_command(prices_commands.group)
+cli.add_command(usage_commands.group)
 
 
 @cli.command()
