@@ -40,8 +40,8 @@ from tests.browser_harness import (
 )
 
 PAGES = {
-    MEMBER: ("chat", "images", "credits"),
-    ADMIN: ("chat", "images", "credits", "admin_credits", "admin_pricing"),
+    MEMBER: ("chat", "images", "credits", "usage"),
+    ADMIN: ("chat", "images", "credits", "usage", "admin_credits", "admin_pricing"),
 }
 CONTENT = {
     MEMBER: ("What should I pack for a day of hiking?", "A lighthouse on a rocky coast at dusk"),

@@ -60,6 +60,7 @@ NAV_TITLES = {
     "chat": "Chat",
     "images": "Images",
     "credits": "My credits",
+    "usage": "Usage analytics",
     "admin_credits": "Credit admin",
     "admin_pricing": "Pricing & features",
 }

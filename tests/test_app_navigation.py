@@ -30,6 +30,8 @@ from tests.app_harness import (
 from workbench.ui.page_registry import PAGES, PAGES_DIR, spec
 from workbench.ui.session import USER_KEY
 
+# The Usage analytics page, for ``AppTest.switch_page`` (like tests/app_harness.py's constants).
+USAGE = "../../pages/usage.py"
 ADMIN_ONLY_TEXT = "This page is for workspace admins and operators."
 
 
@@ -70,8 +72,8 @@ def assert_no_admin_content(at: AppTest) -> None:
 @pytest.mark.parametrize("role", ["member", "admin"])
 @pytest.mark.parametrize(
     ("page", "url_path"),
-    [(CHAT, "chat"), (IMAGES, "images"), (CREDITS, "credits")],
-    ids=["chat", "images", "credits"],
+    [(CHAT, "chat"), (IMAGES, "images"), (CREDITS, "credits"), (USAGE, "usage")],
+    ids=["chat", "images", "credits", "usage"],
 )
 def test_every_page_renders_for_every_role(
     env: AppEnv, role: str, page: str, url_path: str
@@ -92,6 +94,7 @@ def test_the_breadcrumbs_read_section_then_title() -> None:
         "Work › Chat",
         "Work › Images",
         "Credits › My credits",
+        "Insights › Usage analytics",
         "Admin › Credit admin",
         "Admin › Pricing & features",
     ]
@@ -112,7 +115,7 @@ def test_the_admin_page_renders_for_an_admin(env: AppEnv) -> None:
 
 def test_a_members_navigation_has_no_admin_page(env: AppEnv) -> None:
     at = env.signed_in(env.member)
-    assert navigation_pages(at) == {"chat.py", "images.py", "credits.py"}
+    assert navigation_pages(at) == {"chat.py", "images.py", "credits.py", "usage.py"}
     # Not reachable through the navigation either: AppTest refuses a page it was not given.
     with pytest.raises(ValueError, match="Could not find a navigation page"):
         at.switch_page(ADMIN_CREDITS)
@@ -120,7 +123,13 @@ def test_a_members_navigation_has_no_admin_page(env: AppEnv) -> None:
 
 def test_an_admins_navigation_includes_credit_admin(env: AppEnv) -> None:
     at = env.signed_in(env.admin)
-    assert navigation_pages(at) == {"chat.py", "images.py", "credits.py", "admin_credits.py"}
+    assert navigation_pages(at) == {
+        "chat.py",
+        "images.py",
+        "credits.py",
+        "usage.py",
+        "admin_credits.py",
+    }
 
 
 def test_an_operators_navigation_includes_both_admin_pages(env: AppEnv) -> None:
@@ -130,6 +139,7 @@ def test_an_operators_navigation_includes_both_admin_pages(env: AppEnv) -> None:
         "chat.py",
         "images.py",
         "credits.py",
+        "usage.py",
         "admin_credits.py",
         "admin_pricing.py",
     }
@@ -163,7 +173,7 @@ def test_a_role_taken_away_takes_effect_at_the_next_run(env: AppEnv) -> None:
     at.run()
     assert_no_exception(at)
     assert_no_admin_content(at)
-    assert navigation_pages(at) == {"chat.py", "images.py", "credits.py"}
+    assert navigation_pages(at) == {"chat.py", "images.py", "credits.py", "usage.py"}
     assert "**Ada Admin** · member" in sidebar_text(at)
 
 

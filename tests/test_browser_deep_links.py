@@ -32,7 +32,14 @@ page = page_fixture()
 
 @pytest.mark.parametrize(
     ("username", "url_path"),
-    [(MEMBER, "images"), (MEMBER, "credits"), (ADMIN, "admin_credits"), (ADMIN, "admin_pricing")],
+    [
+        (MEMBER, "images"),
+        (MEMBER, "credits"),
+        (MEMBER, "usage"),
+        (ADMIN, "usage"),
+        (ADMIN, "admin_credits"),
+        (ADMIN, "admin_pricing"),
+    ],
 )
 def test_signing_in_lands_on_the_page_asked_for(
     app: AppServer, page: Page, username: str, url_path: str

@@ -79,6 +79,7 @@ def test_admin_sees_and_opens_credit_admin(app: AppServer, page: Page) -> None:
         "Chat",
         "Images",
         "My credits",
+        "Usage analytics",
         "Credit admin",
         "Pricing & features",
     ]

@@ -57,7 +57,9 @@ page = page_fixture()
 def test_member_chat_reply_streams_and_is_charged(app: AppServer, page: Page) -> None:
     sign_in(page, app, MEMBER)
     assert heading_1(page) == ["Chat"], "the default page after signing in is Chat"
-    assert nav_titles(page) == ["Chat", "Images", "My credits"], "a member sees no admin page"
+    assert nav_titles(page) == ["Chat", "Images", "My credits", "Usage analytics"], (
+        "a member sees no admin page"
+    )
     next_message = re.compile(r"Next message: about [\d,]+(\.\d+)? credits?")
     assert page.get_by_text(next_message).is_visible()
     before = available_credits(page)

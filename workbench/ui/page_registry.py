@@ -57,6 +57,14 @@ PAGES: tuple[PageSpec, ...] = (
         "Your workspace's balance, your spending cap, and every ledger line.",
     ),
     PageSpec(
+        "Insights",
+        "usage.py",
+        "usage",
+        "Usage analytics",
+        ":material/insights:",
+        "Requests, credits, costs and latency over time: yours, and your workspace's totals.",
+    ),
+    PageSpec(
         "Admin",
         "admin_credits.py",
         "admin_credits",
