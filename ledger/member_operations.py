@@ -127,10 +127,13 @@ class MemberOperations(Transactions):
             if user_id == actor_user_id:
                 raise InvalidInput("you cannot deactivate or reactivate yourself")
             theirs = [w.id for w, _ in owners.memberships_of(conn, user_id)]
-            if not who.is_operator and not (theirs and all(who.manages(w) for w in theirs)):
+            # An operator runs every workspace: only another operator may deactivate one.
+            runs_theirs = bool(theirs) and all(who.manages(w) for w in theirs)
+            if not who.is_operator and (owners.is_operator(conn, user_id) or not runs_theirs):
                 raise NotAllowed(
-                    f"only an operator, or an admin of every workspace {target.username} belongs "
-                    f"to, may {'reactivate' if active else 'deactivate'} them",
+                    f"only an operator, or (for someone who is not an operator) an admin of every "
+                    f"workspace {target.username} belongs to, may "
+                    f"{'reactivate' if active else 'deactivate'} them",
                     actor_user_id=actor_user_id,
                     action="deactivate users",
                 )

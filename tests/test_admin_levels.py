@@ -193,6 +193,18 @@ def test_a_deactivated_user_cannot_spend_or_act(ledger: Ledger, seeded: Seed) ->
     reserve(ledger, seeded, credits(1), "back-again")
 
 
+def test_a_workspace_admin_cannot_deactivate_an_operator(ledger: Ledger, seeded: Seed) -> None:
+    """Even an operator who is a plain member of the admin's only workspace."""
+    ledger.add_member(seeded.workspace_id, seeded.operator_id, "member")
+    before = snapshot(ledger)
+    with pytest.raises(errors.NotAllowed, match="only an operator"):
+        ledger.set_user_active(
+            seeded.operator_id, False, actor_user_id=seeded.admin_id, reason="power grab"
+        )
+    assert snapshot(ledger) == before
+    assert ledger.is_active(seeded.operator_id)
+
+
 def test_a_workspace_keeps_one_admin(ledger: Ledger, seeded: Seed) -> None:
     with pytest.raises(errors.InvalidInput, match="at least one admin"):
         ledger.set_role(
