@@ -4,11 +4,15 @@ widgets)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import streamlit as st
 
 from workbench.analytics import charts, tables, widgets
 from workbench.analytics import dashboard as ud
 from workbench.analytics.errors import AnalyticsError
+from workbench.analytics.health import health
+from workbench.analytics.health_widgets import health_section
 from workbench.analytics.scope import scope_for
 from workbench.ui.chrome import page_header
 from workbench.ui.messages import escape_markdown, sentence
@@ -67,6 +71,11 @@ if offered.sees_people:
     st.dataframe(tables.ranked_table(view.top_users, "user"), hide_index=True, width="stretch")
     st.subheader("Credits by user and model")
     st.dataframe(tables.matrix_table(view.matrix), hide_index=True, width="stretch")
+
+checks = health(svc.ledger, scope, filters, datetime.now(UTC))
+if checks is not None:  # workspace admins and operators
+    st.subheader("Health")
+    health_section(checks)
 
 st.subheader("Calls")
 try:
