@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import streamlit as st
 
-from workbench.analytics import charts, tables, widgets
+from workbench.analytics import burn, charts, tables, widgets
 from workbench.analytics import dashboard as ud
 from workbench.analytics.errors import AnalyticsError
 from workbench.analytics.health import health
@@ -56,6 +56,12 @@ st.segmented_control(
     format_func=str.capitalize,
 )
 st.altair_chart(charts.credits_chart(view.credits, filters.grain, by), width="stretch")
+
+st.subheader("Burn rate")
+now = datetime.now(UTC)
+pace = burn.forecast(path, scope, svc.ledger, who.workspace.account_id, now)
+st.altair_chart(charts.burn_chart(view.credits, filters.grain, pace.per_day), width="stretch")
+st.caption(burn.forecast_text(pace, now))
 left, right = st.columns(2)
 with left:
     st.subheader("Requests and errors")
@@ -72,7 +78,7 @@ if offered.sees_people:
     st.subheader("Credits by user and model")
     st.dataframe(tables.matrix_table(view.matrix), hide_index=True, width="stretch")
 
-checks = health(svc.ledger, scope, filters, datetime.now(UTC))
+checks = health(svc.ledger, scope, filters, now)
 if checks is not None:  # workspace admins and operators
     st.subheader("Health")
     health_section(checks)

@@ -97,7 +97,12 @@ def test_the_page_renders_for_every_level(env: AppEnv, role: str) -> None:
     shown = [m.label for m in at.main.metric]
     assert shown[: len(TILES)] == list(TILES)
     assert "Workspace credits spent" in shown
-    assert len(charts(at)) == 3
+    assert len(charts(at)) == 4  # credits, burn rate, requests and errors, latency
+    assert "Burn rate" in [s.value for s in at.subheader]
+    # The workspace's pace and balance, as one plain sentence (a member sees workspace totals).
+    assert any(
+        "available at" in c.value and "a day over the last 7 days" in c.value for c in at.caption
+    )
     assert "demo/chat" in charts_text(at)  # the credits chart stacks by model
     assert "Traceback" not in all_text(at)
     subheaders = [s.value for s in at.subheader]

@@ -107,3 +107,29 @@ def latency_chart(bins: list[HistogramBin]) -> alt.Chart:
         )
     )
     return chart
+
+
+def burn_chart(points: list[CreditsPoint], grain: str, per_day: int) -> alt.LayerChart:
+    """The viewer's credits per period as a line, with the workspace's current daily rate (the
+    last 7 days) as a rule for comparison at the day grain."""
+    totals: dict[str, float] = {}
+    for p in points:
+        label = _period(p.bucket, grain)
+        totals[label] = totals.get(label, 0.0) + p.credits / MICROS_PER_CREDIT
+    frame = pd.DataFrame({"period": list(totals), "credits": list(totals.values())})
+    line = (
+        alt.Chart(frame)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("period:O", title=None, sort="ascending"),
+            y=alt.Y("credits:Q", title="Credits"),
+            tooltip=[
+                alt.Tooltip("period:O", title="Period"),
+                alt.Tooltip("credits:Q", title="Credits", format=",.6~f"),
+            ],
+        )
+    )
+    rate = pd.DataFrame({"rate": [per_day / MICROS_PER_CREDIT if grain == "day" else None]})
+    rule = alt.Chart(rate).mark_rule(strokeDash=[4, 4]).encode(y="rate:Q")
+    layered: alt.LayerChart = line + rule
+    return layered

@@ -108,28 +108,85 @@ def _lock_for(path: Path) -> threading.Lock:
         return _locks.setdefault(path.resolve(), threading.Lock())
 
 
-@contextmanager
-def connect(path: Path | str, *, timeout_s: float = CONNECT_TIMEOUT_S) -> Iterator[Any]:
-    """A fresh DuckDB connection to the mirror at ``path`` in UTC, closed on exit. Waits up to
-    ``timeout_s`` for another process that holds the file."""
-    path = Path(path)
+# Opening a DuckDB file costs about 20 ms (a new database instance), and a page run makes a dozen
+# queries: so one instance per mirror file is kept in this process while it is in use and for
+# KEEP_OPEN_S after, and every caller gets a cursor of its own (its own connection to that
+# instance, never shared). Idle, the file is closed again, so another process (the command line,
+# a benchmark) can open it.
+KEEP_OPEN_S: Final = 5.0
+
+
+class _Keeper:
+    """One mirror file's database instance in this process, and who is using it."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.base: Any = None
+        self.users = 0
+        self.timer: threading.Timer | None = None
+
+    def acquire(self, path: Path, timeout_s: float) -> Any:
+        with self.lock:
+            if self.timer is not None:
+                self.timer.cancel()
+                self.timer = None
+            if self.base is None:
+                self.base = _open(path, timeout_s)
+            self.users += 1
+            return self.base.cursor()
+
+    def release(self) -> None:
+        with self.lock:
+            self.users -= 1
+            if self.users == 0:
+                self.timer = threading.Timer(KEEP_OPEN_S, self._close_if_idle)
+                self.timer.daemon = True
+                self.timer.start()
+
+    def _close_if_idle(self) -> None:
+        with self.lock:
+            if self.users == 0 and self.base is not None:
+                self.base.close()
+                self.base = None
+            self.timer = None
+
+
+_keepers: dict[Path, _Keeper] = {}
+
+
+def _keeper(path: Path) -> _Keeper:
+    with _locks_guard:
+        return _keepers.setdefault(path.resolve(), _Keeper())
+
+
+def _open(path: Path, timeout_s: float) -> Any:
+    """The file's database instance; waits up to ``timeout_s`` for another process that holds
+    the file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + timeout_s
     while True:
         try:
-            con = duckdb.connect(str(path))
-            break
+            return duckdb.connect(str(path))
         except duckdb.IOException as error:
             if time.monotonic() >= deadline:
                 raise AnalyticsError(
                     f"the analytics mirror {path} is busy in another process; try again shortly"
                 ) from error
             time.sleep(0.05)
+
+
+@contextmanager
+def connect(path: Path | str, *, timeout_s: float = CONNECT_TIMEOUT_S) -> Iterator[Any]:
+    """A connection of its own to the mirror at ``path``, in UTC, closed on exit (the file's
+    database instance is kept open a few seconds for the next caller)."""
+    keeper = _keeper(Path(path))
+    con = keeper.acquire(Path(path), timeout_s)
     try:
         con.execute("SET TimeZone = 'UTC'")
         yield con
     finally:
         con.close()
+        keeper.release()
 
 
 def watermark(path: Path | str) -> int:
