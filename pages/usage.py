@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import streamlit as st
 
-from workbench.analytics import burn, charts, tables, widgets
+from workbench.analytics import burn, charts, drill, tables, widgets
 from workbench.analytics import dashboard as ud
 from workbench.analytics.errors import AnalyticsError
 from workbench.analytics.health import health
@@ -84,6 +84,7 @@ if checks is not None:  # workspace admins and operators
     health_section(checks)
 
 st.subheader("Calls")
+drill.controls(view.requests, filters.grain, view.top_users, view.top_models)
 try:
     widgets.calls_pager(path, scope, filters)
 except AnalyticsError as error:
