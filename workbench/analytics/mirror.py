@@ -19,6 +19,7 @@ path. Every call opens its own DuckDB connection and closes it; nothing is share
 
 from __future__ import annotations
 
+import atexit
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -150,8 +151,27 @@ class _Keeper:
                 self.base = None
             self.timer = None
 
+    def shutdown(self) -> None:
+        """Close now, in the calling thread (at exit: a timer thread must not be inside DuckDB
+        while the interpreter finalizes, or the process aborts)."""
+        with self.lock:
+            if self.timer is not None:
+                self.timer.cancel()
+                self.timer = None
+            if self.base is not None:
+                self.base.close()
+                self.base = None
+
 
 _keepers: dict[Path, _Keeper] = {}
+
+
+@atexit.register
+def _close_all() -> None:
+    with _locks_guard:
+        keepers = list(_keepers.values())
+    for keeper in keepers:
+        keeper.shutdown()
 
 
 def _keeper(path: Path) -> _Keeper:
@@ -279,8 +299,11 @@ def _insert(con: Any, rows: Sequence[sa.Row[Any]], *, previous: int | None) -> N
 
 def _refill_gaps(engine: Engine, con: Any) -> int:
     """Copy the rows that have appeared in remembered holes; forget holes past their patience."""
+    if con.execute("SELECT count(*) FROM pending_gaps").fetchone()[0] == 0:
+        return 0  # the usual case: no hole to look at, and no scan of the mirrored ids
     con.execute(
-        "DELETE FROM pending_gaps WHERE seen_at < ? OR id IN (SELECT id FROM usage)",
+        "DELETE FROM pending_gaps WHERE seen_at < ? OR id IN "
+        "(SELECT id FROM usage WHERE id >= (SELECT min(id) FROM pending_gaps))",
         [time.time() - GAP_PATIENCE_S],
     )
     con.execute(
