@@ -36,6 +36,48 @@ def _money(balance: Balance) -> dict[str, Any]:
     return {"balance": balance.balance, "held": balance.held, "available": balance.available}
 
 
+def audited_grant(
+    conn: Connection,
+    action: str,
+    account_id: int,
+    amount: int,
+    kind: str,
+    now: datetime,
+    *,
+    expires_at: datetime | None,
+    priority: int | None,
+    actor_user_id: int | None,
+    reason: str | None,
+) -> int:
+    """A grant under the account lock and its audit event (``action``) with the money before and
+    after: the one way credits come in, whether a person's top-up or the system's grant."""
+    before = accounts.lock(conn, account_id)
+    grant_id = grants.create(
+        conn,
+        account_id,
+        amount,
+        kind,
+        now,
+        expires_at=expires_at,
+        priority=priority,
+        actor_user_id=actor_user_id,
+        reason=reason,
+    )
+    audit.record(
+        conn,
+        actor_user_id=actor_user_id,
+        action=action,
+        workspace_id=accounts.workspace_of(conn, account_id),
+        target_kind="grant",
+        target=grant_id,
+        reason=reason,
+        before=_money(before),
+        after={**_money(accounts.read(conn, account_id)), "kind": kind},
+        now=now,
+    )
+    return grant_id
+
+
 class CreditOperations(Transactions):
     # --- credits in and out (operators) -----------------------------------------------------
 
@@ -69,9 +111,9 @@ class CreditOperations(Transactions):
             authority.require_operator(conn, actor_user_id, "top up credits")
             grants.refuse_past_expiry(expires_at, now)
             account_id = owners.workspace_by_id(conn, workspace_id).account_id
-            before = accounts.lock(conn, account_id)
-            grant_id = grants.create(
+            grant_id = audited_grant(
                 conn,
+                "credits.top_up",
                 account_id,
                 amount,
                 kind,
@@ -80,18 +122,6 @@ class CreditOperations(Transactions):
                 priority=priority,
                 actor_user_id=actor_user_id,
                 reason=reason,
-            )
-            audit.record(
-                conn,
-                actor_user_id=actor_user_id,
-                action="credits.top_up",
-                workspace_id=workspace_id,
-                target_kind="grant",
-                target=grant_id,
-                reason=reason,
-                before=_money(before),
-                after={**_money(accounts.read(conn, account_id)), "kind": kind},
-                now=now,
             )
             return GrantOutcome(False, grant_id, account_id, amount, kind, expires_at)
 

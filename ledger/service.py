@@ -22,7 +22,6 @@ from sqlalchemy.engine import Connection
 from ledger import (
     accounts,
     adjustments,
-    audit,
     db,
     grants,
     holds,
@@ -36,7 +35,7 @@ from ledger.admin_views import AdminViews
 from ledger.amounts import check_amount, request_identity
 from ledger.catalogue_operations import CatalogueOperations
 from ledger.clock import database_now
-from ledger.credit_operations import CreditOperations
+from ledger.credit_operations import CreditOperations, audited_grant
 from ledger.errors import InvalidInput
 from ledger.features import operation_type
 from ledger.holds import Hold
@@ -166,9 +165,9 @@ class Ledger(CreditOperations, MemberOperations, AdminViews, CatalogueOperations
         def work(conn: Connection, check: KeyCheck, now: datetime) -> GrantOutcome:
             check.lookup(conn)
             grants.refuse_past_expiry(expires_at, now)
-            before = accounts.lock(conn, account_id)
-            grant_id = grants.create(
+            grant_id = audited_grant(
                 conn,
+                "credits.grant",
                 account_id,
                 amount,
                 kind,
@@ -177,19 +176,6 @@ class Ledger(CreditOperations, MemberOperations, AdminViews, CatalogueOperations
                 priority=priority,
                 actor_user_id=actor_user_id,
                 reason=reason,
-            )
-            after = accounts.read(conn, account_id)
-            audit.record(
-                conn,
-                actor_user_id=actor_user_id,
-                action="credits.grant",
-                workspace_id=accounts.workspace_of(conn, account_id),
-                target_kind="grant",
-                target=grant_id,
-                reason=reason,
-                before={"balance": before.balance, "available": before.available},
-                after={"balance": after.balance, "available": after.available, "kind": kind},
-                now=now,
             )
             return GrantOutcome(False, grant_id, account_id, amount, kind, expires_at)
 
