@@ -70,7 +70,7 @@ with st.container(border=True):
             if change is None:
                 st.info("Those are its current terms: nothing changed.")
             else:
-                flash(f"{change}: calls use it within 5 seconds.")
+                flash(f"{escape_markdown(str(change))}: calls use it within 5 seconds.")
                 st.rerun()
 
 st.caption("Past versions of this model's price (never edited: a change adds a version).")
@@ -95,7 +95,8 @@ with st.container(border=True):
         except LedgerError as error:
             st.error(sentence(error))
         else:
-            flash(f"{model} switched {'off' if enabled else 'on'}: honoured within 5 seconds.")
+            shown = escape_markdown(model)  # a toast is Markdown; model ids are typed in files
+            flash(f"{shown} switched {'off' if enabled else 'on'}: honoured within 5 seconds.")
             st.rerun()
 
 st.subheader("Switch a feature on or off")
@@ -120,5 +121,6 @@ with st.container(border=True):
         except LedgerError as error:
             st.error(sentence(error))
         else:
-            flash(f"{name} switched {'off' if on else 'on'}: honoured within 5 seconds.")
+            shown = escape_markdown(name)
+            flash(f"{shown} switched {'off' if on else 'on'}: honoured within 5 seconds.")
             st.rerun()

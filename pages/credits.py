@@ -9,6 +9,7 @@ from ledger.amounts import format_credits
 from ledger.schema import ENTRY_KINDS
 from workbench.ui.cached_reads import credit_packs
 from workbench.ui.chrome import page_header
+from workbench.ui.messages import escape_markdown
 from workbench.ui.page_registry import spec
 from workbench.ui.session import services
 
@@ -76,9 +77,12 @@ if more and older.button("Older", key="older"):
 
 st.subheader("Credit packs")
 for pack in credit_packs():
-    note = f" · {pack.note}" if pack.note else ""
+    # The pack file is typed by people too: its words are text, only the layout is Markdown.
+    name = escape_markdown(pack.name)
+    price = escape_markdown(pack.price_usd)
+    note = f" · {escape_markdown(pack.note)}" if pack.note else ""
     shown = format_credits(pack.micros)
-    st.markdown(f"**{pack.name}**: {shown} credits for US${pack.price_usd}{note}")
+    st.markdown(f"**{name}**: {shown} credits for US${price}{note}")
 st.info(
     "Buying packs online arrives with Stripe billing. Until then, ask a workspace admin for "
     "credits (they can grant them with `workbench ledger grant`)."

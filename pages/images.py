@@ -12,7 +12,8 @@ from workbench.gateway.errors import GatewayError
 from workbench.images.gallery import gallery
 from workbench.ui.cached_reads import image_options
 from workbench.ui.chrome import flash, page_header, show_estimate_problem, show_failure
-from workbench.ui.messages import credits
+from workbench.ui.image_links import show_image
+from workbench.ui.messages import credits, escape_markdown
 from workbench.ui.page_registry import spec
 from workbench.ui.session import services
 
@@ -33,7 +34,8 @@ count = count_column.number_input(
 prompt = st.text_area("Describe the image", key="img_prompt", max_chars=4000)
 try:
     estimate = svc.gateway.estimate_images(model=model, n=int(count), size=size, quality=quality)
-    st.caption(f"About {credits(estimate.credits)} ({count} × {size} {quality}).")
+    shown = escape_markdown(f"{int(count)} × {size} {quality}")
+    st.caption(f"About {credits(estimate.credits)} ({shown}).")
 except (LedgerError, GatewayError) as error:
     show_estimate_problem(error)
 
@@ -62,7 +64,11 @@ if st.button("Generate", type="primary", icon=":material/brush:", key="generate"
             st.stop()
         status.update(label="Done", state="complete")
     st.session_state.pop("image_request", None)
-    flash(result.message or f"{len(result.images)} image(s) for {credits(result.credits)}.")
+    flash(
+        escape_markdown(result.message)
+        if result.message
+        else f"{len(result.images)} image(s) for {credits(result.credits)}."
+    )
     st.rerun()
 
 st.subheader("Your images")
@@ -70,15 +76,11 @@ shown = gallery(svc, who)
 if not shown:
     st.caption("Nothing yet: your images will appear here.")
 for meta, images in shown:
-    st.markdown(f"**{meta.get('prompt', '')}** · {meta.get('model', '')} · {meta.get('size', '')}")
-    columns = st.columns(4)
-    for column, image in zip(columns, images, strict=False):
-        png = image.read()  # once, for both the picture and its download
-        column.image(png, width="stretch")
-        column.download_button(
-            "Download",
-            png,
-            file_name=f"image-{image.hold_id}-{image.index + 1}.png",
-            mime="image/png",
-            key=f"dl-{image.hold_id}-{image.index}",
-        )
+    with st.container(border=True):
+        # The prompt is what a person typed: shown as text, never as Markdown.
+        st.text(str(meta.get("prompt", "")))
+        made_with = f"{meta.get('model', '')} · {meta.get('size', '')}"
+        st.caption(escape_markdown(made_with))
+        columns = st.columns(4)
+        for column, image in zip(columns, images, strict=False):
+            show_image(column, svc, image)

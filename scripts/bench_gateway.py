@@ -633,7 +633,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             expected = reply_for(messages)
             # The provider's own helper: key, base URL, timeout and retries as it sends them.
             options = CallOptions(credentials, gateway.timing.timeout_s, gateway.timing.max_retries)
-            connection = _connection(options, entry.litellm_model)
+            connection = _connection(options)
             direct = Direct(entry.litellm_model, messages, connection, expected)
             gated = Gated(gateway, caller, entry.id, messages, f"bench-{run}", expected)
             timer = LedgerTimer(book)

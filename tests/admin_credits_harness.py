@@ -29,8 +29,9 @@ def table_with(at: AppTest, column: str) -> Any:
 
 
 def errors(at: AppTest) -> list[str]:
-    """The page's st.error texts, markdown escapes removed."""
-    return [_ESCAPED.sub(r"\1", str(e.value)) for e in at.error]
+    """The page's st.error texts, markdown escapes (and the word joiners that keep links from
+    forming) removed."""
+    return [_ESCAPED.sub(r"\1", str(e.value)).replace("\u2060", "") for e in at.error]
 
 
 def submit(at: AppTest, label: str) -> AppTest:

@@ -43,7 +43,7 @@ from workbench.auth import local_logins
 from workbench.bootstrap import Services, open_services
 from workbench.config import settings
 from workbench.db.schema import conversations, messages
-from workbench.ui.session import USER_KEY
+from workbench.ui.session import SESSION_KEY
 
 ROOT = Path(__file__).resolve().parent.parent
 ROUTER = ROOT / "workbench" / "ui" / "router.py"
@@ -107,14 +107,20 @@ class AppEnv:
         return AppTest.from_file(str(ROUTER), default_timeout=TIMEOUT_S)
 
     def signed_in(self, user: User, page: str | None = None) -> AppTest:
-        """A session signed in as ``user`` (as the sign-in form leaves it), run once, then
-        switched to ``page`` and run again if given."""
+        """A session signed in as ``user`` (as the sign-in route leaves it: a live server-side
+        session this tab knows the id of), run once, then switched to ``page`` and run again if
+        given."""
         at = self.app()
-        at.session_state[USER_KEY] = user.id
+        at.session_state[SESSION_KEY] = self.sign_in_session(user)
         at.run()
         if page is not None:
             at.switch_page(page).run()
         return at
+
+    def sign_in_session(self, user: User) -> int:
+        """A new live sign-in session for ``user``, as a right password opens one."""
+        _token, session = self.svc.web_sessions.open(user.id, None, "AppTest")
+        return session.id
 
     # --- reading what happened ----------------------------------------------------------------
 

@@ -379,7 +379,9 @@ def assert_no_page_not_found(page: Page) -> None:
 
 
 def sign_in_form(page: Page) -> Locator:
-    return page.get_by_test_id("stForm").filter(has=page.get_by_role("textbox", name="Username"))
+    """The local sign-in form: the app's own HTML page (workbench.web.sign_in_page), not a
+    Streamlit form, since only a real HTTP response can set the session cookie."""
+    return page.locator('form[action="/auth/sign-in"]')
 
 
 def submit_sign_in(page: Page, username: str, password: str) -> None:
@@ -394,12 +396,10 @@ def sign_out_button(page: Page) -> Locator:
 
 
 def sign_in(page: Page, server: AppServer, username: str, url_path: str = "") -> None:
-    """Open ``url_path`` signed out, sign in on the form it shows, and wait for the signed-in
-    sidebar; neither step may show Streamlit's "Page not found" dialog."""
+    """Open ``url_path`` signed out, sign in on the form it is sent to, and wait for the
+    signed-in sidebar, without Streamlit's "Page not found" dialog."""
     page.goto(f"{server.url}/{url_path}")
     sign_in_form(page).wait_for()
-    wait_settled(page)
-    assert_no_page_not_found(page)
     submit_sign_in(page, username, server.password(username))
     sign_out_button(page).wait_for()
     wait_settled(page)
@@ -530,9 +530,12 @@ def generate_image(page: Page, prompt: str) -> None:
 
 
 def gallery_entry(page: Page, prompt: str) -> Locator:
-    """The caption ("**prompt** · model · size") above one call's images in "Your images"."""
-    return page.get_by_test_id("stMarkdownContainer").filter(
-        has=page.locator("strong", has_text=prompt)
+    """One call's box in "Your images": its prompt (as plain text), model, size and images."""
+    # The innermost block holding the prompt (the outer ones, page and main, hold it too).
+    return (
+        page.get_by_test_id("stVerticalBlock")
+        .filter(has=page.get_by_test_id("stText").filter(has_text=prompt))
+        .last
     )
 
 
@@ -569,3 +572,25 @@ def watch_for_text(page: Page, *needles: str) -> None:
 def text_seen(page: Page) -> list[str]:
     seen: list[str] = page.evaluate("() => window.__seen || []")
     return seen
+
+
+# --- plain HTTP against the app's own routes -------------------------------------------------
+
+
+def http_session_token(server: AppServer, username: str, password: str | None = None) -> str:
+    """Sign in through ``POST /auth/sign-in`` and return the session cookie's token."""
+    import httpx
+
+    answer = httpx.post(
+        f"{server.url}/auth/sign-in",
+        data={
+            "username": username,
+            "password": server.password(username) if password is None else password,
+            "next": "/",
+        },
+        timeout=30,
+    )
+    if answer.status_code != 303:
+        raise AssertionError(f"sign-in as {username} answered {answer.status_code}")
+    token: str = answer.cookies["workbench_session"]
+    return token

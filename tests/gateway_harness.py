@@ -81,6 +81,30 @@ class Harness:
     def available(self) -> int:
         return self.ledger.balance(self.caller.account_id).available
 
+    def balance_and_held(self) -> tuple[int, int]:
+        balance = self.ledger.balance(self.caller.account_id)
+        return balance.balance, balance.held
+
+    def entry_kinds(self, hold_id: int) -> Counter[str]:
+        """The hold's journal lines by kind: ``{"hold": 1, "capture": 1, "release": 1}``."""
+        with self.ledger.engine.connect() as conn:
+            return Counter(
+                conn.execute(
+                    sa.select(entries.c.kind).where(entries.c.hold_id == hold_id)
+                ).scalars()
+            )
+
+    def entry_reasons(self, hold_id: int, kind: str) -> list[str]:
+        with self.ledger.engine.connect() as conn:
+            return [
+                str(reason)
+                for reason in conn.execute(
+                    sa.select(entries.c.reason).where(
+                        entries.c.hold_id == hold_id, entries.c.kind == kind
+                    )
+                ).scalars()
+            ]
+
     def check_accounting(self, clock_now: Any) -> None:
         untagged = [r for r in self.fake.api_requests() if HOLD_HEADER.lower() not in r.headers]
         assert untagged == [], "a provider request went out without a hold"

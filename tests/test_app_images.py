@@ -45,7 +45,12 @@ def generate(at: AppTest, prompt: str, count: int = 1) -> AppTest:
 
 
 def gallery_headings(at: AppTest) -> list[str]:
-    return [m.value for m in at.main.markdown if m.value.startswith("**")]
+    """Each gallery entry as "prompt · model · size": its prompt (plain text, never Markdown)
+    and the caption under it."""
+    prompts = [t.value for t in at.main.text]
+    details = [c.value for c in at.main.caption if re.fullmatch(r".+ · \d+x\d+", c.value)]
+    assert len(prompts) == len(details), (prompts, details)
+    return [f"{prompt} · {detail}" for prompt, detail in zip(prompts, details, strict=True)]
 
 
 def test_the_page_offers_the_demo_model_and_an_estimate(env: AppEnv) -> None:
@@ -81,9 +86,13 @@ def test_generating_stores_charges_and_lists_the_images(env: AppEnv) -> None:
     assert env.svc.gateway.images.meta(hold.id)["user_id"] == env.member.id  # type: ignore[index]
 
     # Listed under "Your images": the prompt, two images, two downloads.
-    assert gallery_headings(at) == [f"**{PROMPT}** · demo/images · 1024x1024"]
+    assert gallery_headings(at) == [f"{PROMPT} · demo/images · 1024x1024"]
     assert len(at.image) == 2
-    assert [d.label for d in at.download_button] == ["Download", "Download"]
+    # Links to the app's own image route (it checks who asks), named without internal ids.
+    links = at.get("link_button")
+    assert [link.proto.label for link in links] == ["Download", "Download"]
+    assert all("/files/images/" in link.proto.url for link in links)
+    assert at.download_button == []
     assert NOTHING_YET not in [c.value for c in at.caption]
     # The generation key is gone: the next click is a new request.
     assert "image_key" not in at.session_state
@@ -92,7 +101,7 @@ def test_generating_stores_charges_and_lists_the_images(env: AppEnv) -> None:
 def test_the_owner_sees_them_in_a_new_session(env: AppEnv) -> None:
     generate(images_page(env, env.member), PROMPT)
     at = images_page(env, env.member)
-    assert gallery_headings(at) == [f"**{PROMPT}** · demo/images · 1024x1024"]
+    assert gallery_headings(at) == [f"{PROMPT} · demo/images · 1024x1024"]
     assert len(at.image) == 1
 
 
@@ -112,7 +121,7 @@ def test_an_admin_of_the_workspace_sees_them(env: AppEnv) -> None:
     at = images_page(env, env.admin)
     assert_no_exception(at)
     assert sorted(gallery_headings(at)) == sorted(
-        [f"**{PROMPT}** · demo/images · 1024x1024", "**A red bicycle** · demo/images · 1024x1024"]
+        [f"{PROMPT} · demo/images · 1024x1024", "A red bicycle · demo/images · 1024x1024"]
     )
     assert len(at.image) == 2
 
@@ -132,11 +141,9 @@ def test_an_admin_of_another_workspace_does_not_see_them(env: AppEnv) -> None:
 def test_each_owner_sees_only_their_own_among_several(env: AppEnv) -> None:
     generate(images_page(env, env.member), PROMPT)
     generate(images_page(env, env.other), "A red bicycle")
-    assert gallery_headings(images_page(env, env.member)) == [
-        f"**{PROMPT}** · demo/images · 1024x1024"
-    ]
+    assert gallery_headings(images_page(env, env.member)) == [f"{PROMPT} · demo/images · 1024x1024"]
     assert gallery_headings(images_page(env, env.other)) == [
-        "**A red bicycle** · demo/images · 1024x1024"
+        "A red bicycle · demo/images · 1024x1024"
     ]
 
 

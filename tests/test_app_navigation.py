@@ -28,7 +28,7 @@ from tests.app_harness import (
     sidebar_text,
 )
 from workbench.ui.page_registry import PAGES, PAGES_DIR, spec
-from workbench.ui.session import USER_KEY
+from workbench.ui.session import SESSION_KEY
 
 # The Usage analytics page, for ``AppTest.switch_page`` (like tests/app_harness.py's constants).
 USAGE = "../../pages/usage.py"
@@ -150,7 +150,7 @@ def test_a_member_asking_for_the_admin_url_lands_on_the_default_page(env: AppEnv
     browser keeps the URL) gets the default page, without any admin content."""
     at = env.signed_in(env.admin, ADMIN_CREDITS)
     assert [t.value for t in at.title] == ["Credit admin"]
-    at.session_state[USER_KEY] = env.member.id
+    at.session_state[SESSION_KEY] = env.sign_in_session(env.member)
     at.run()
     assert_page(at, "chat")
     assert_no_admin_content(at)
@@ -197,7 +197,7 @@ def test_the_router_hands_the_pages_this_runs_person(env: AppEnv) -> None:
     assert stored.user.id == env.member.id
     assert stored.workspace.id == env.workspace.id
     assert not stored.is_admin
-    at.session_state[USER_KEY] = env.admin.id
+    at.session_state[SESSION_KEY] = env.sign_in_session(env.admin)
     at.run()
     assert at.session_state["who"].user.id == env.admin.id
     assert at.session_state["who"].is_admin

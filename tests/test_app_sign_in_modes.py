@@ -13,12 +13,18 @@ import pytest
 import streamlit.runtime.context as st_context
 
 from tests.app_harness import AppEnv, all_text, app_env, assert_no_exception, sidebar_text
-from workbench.ui.session import USER_KEY
+from workbench.ui.session import SESSION_KEY
+from workbench.web.identity import COOKIE
 
 
-def send_headers(monkeypatch: pytest.MonkeyPatch, headers: dict[str, str]) -> None:
-    """Make ``st.context.headers`` read these headers, as if the browser's request had them."""
-    client = SimpleNamespace(headers=list(headers.items()))
+def send_headers(
+    monkeypatch: pytest.MonkeyPatch,
+    headers: dict[str, str],
+    cookies: dict[str, str] | None = None,
+) -> None:
+    """Make ``st.context.headers`` (and ``.cookies``) read these, as if the browser's request
+    had them."""
+    client = SimpleNamespace(headers=list(headers.items()), cookies=cookies or {})
     monkeypatch.setattr(st_context, "_get_client_context", lambda: client)
 
 
@@ -83,7 +89,7 @@ def test_oidc_ignores_a_session_state_user_id(oidc: AppEnv) -> None:
     """The local sign-in's session key means nothing in oidc mode."""
     at = oidc.app()
     at.user = {"is_logged_in": False}
-    at.session_state[USER_KEY] = oidc.admin.id
+    at.session_state[SESSION_KEY] = oidc.sign_in_session(oidc.admin)
     at.run()
     assert [b.label for b in at.button] == ["Sign in with your company account"]
     assert "Ada Admin" not in sidebar_text(at)
@@ -126,3 +132,18 @@ def test_a_forged_proxy_header_is_ignored_in_local_mode(
     assert [t.value for t in at.title] == ["Sign in to the workbench"]
     assert "Ada Admin" not in all_text(at)
     assert sidebar_text(at) == ""
+
+
+def test_the_session_cookie_signs_a_new_tab_in_and_only_while_it_lives(
+    local: AppEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token, session = local.svc.web_sessions.open(local.admin.id, None, "test")
+    send_headers(monkeypatch, {}, cookies={COOKIE: token})
+    at = local.app().run()
+    assert_no_exception(at)
+    assert [t.value for t in at.title] == ["Chat"]
+    assert at.session_state[SESSION_KEY] == session.id
+    local.svc.web_sessions.revoke(session.id)
+    fresh = local.app().run()  # a new tab with the same, now dead, cookie
+    assert [t.value for t in fresh.title] == ["Sign in to the workbench"]
+    assert sidebar_text(fresh) == ""

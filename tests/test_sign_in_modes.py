@@ -16,6 +16,7 @@ from tests.conftest import seed
 from workbench.bootstrap import Services, open_services
 from workbench.config import Settings
 from workbench.ui import session
+from workbench.web.identity import COOKIE
 
 
 class FakeUser(dict[str, Any]):
@@ -41,9 +42,10 @@ def fake_streamlit(
     headers: dict[str, str] | None = None,
     claims: dict[str, str] | None = None,
     state: dict[str, Any] | None = None,
+    cookies: dict[str, str] | None = None,
 ) -> None:
     fake = SimpleNamespace(
-        context=SimpleNamespace(headers=headers or {}),
+        context=SimpleNamespace(headers=headers or {}, cookies=cookies or {}),
         user=FakeUser(claims or {}),
         session_state=state if state is not None else {},
     )
@@ -99,13 +101,22 @@ def test_oidc_matches_by_email_then_username(
     assert who is not None and who.user.id == member_id
 
 
-def test_local_mode_reads_only_the_sessions_own_state(
+def test_local_mode_reads_only_its_own_sign_in_session(
     people: tuple[Path, int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     tmp_path, member_id = people
     local = services_for(tmp_path, "local")
     fake_streamlit(monkeypatch, state={})
     assert session.current(local) is None
-    fake_streamlit(monkeypatch, state={session.USER_KEY: member_id})
+    fake_streamlit(monkeypatch, cookies={COOKIE: "a-token-nobody-was-given"})
+    assert session.current(local) is None
+    token, opened = local.web_sessions.open(member_id, None, "test")
+    state: dict[str, Any] = {}
+    fake_streamlit(monkeypatch, state=state, cookies={COOKIE: token})
     who = session.current(local)
     assert who is not None and who.workspace.slug == "team"
+    assert state == {session.SESSION_KEY: opened.id}  # the id, never the token
+    # Later runs go by the id; a revoked session is over even with the cookie still sent.
+    local.web_sessions.revoke(opened.id)
+    assert session.current(local) is None
+    assert state == {}

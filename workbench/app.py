@@ -13,8 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import streamlit as st
+from starlette.middleware import Middleware
 
 from workbench import bootstrap
+from workbench.web import headers
+from workbench.web import routes as web_routes
+from workbench.web.sign_in_gate import SignInGate
 
 
 @asynccontextmanager
@@ -28,4 +32,10 @@ async def lifespan(_app: Any) -> AsyncIterator[None]:
         bootstrap.shutdown()
 
 
-app = st.App(str(Path(__file__).parent / "ui" / "router.py"), lifespan=lifespan)
+app = st.App(
+    str(Path(__file__).parent / "ui" / "router.py"),
+    lifespan=lifespan,
+    routes=web_routes.routes(),
+    # The headers first, so even the gate's redirects carry them.
+    middleware=[*headers.middleware(), Middleware(SignInGate)],
+)

@@ -15,11 +15,14 @@ from dataclasses import dataclass
 
 from ledger.service import Ledger
 from workbench.auth.local_logins import LocalLogins
+from workbench.auth.throttle import SignInThrottle
+from workbench.auth.web_sessions import WebSessions
 from workbench.chat.conversations import Conversations
 from workbench.config import Settings, settings
 from workbench.db.ledger_access import open_ledger
 from workbench.gateway.facade import Gateway
 from workbench.gateway.setup import build_gateway
+from workbench.web import log_redaction
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,9 @@ class Services:
     ledger: Ledger
     gateway: Gateway
     logins: LocalLogins
+    # Local sign-in's server-side sessions (the cookie's token → a user), shared by the sign-in
+    # route, the image route and every Streamlit session.
+    web_sessions: WebSessions
     conversations: Conversations
 
 
@@ -39,7 +45,8 @@ def open_services(config: Settings) -> Services:
         config=config,
         ledger=ledger,
         gateway=build_gateway(ledger, config),
-        logins=LocalLogins(ledger.engine),
+        logins=LocalLogins(ledger.engine, SignInThrottle.from_settings(ledger.engine, config)),
+        web_sessions=WebSessions.from_settings(ledger.engine, config),
         conversations=Conversations(ledger.engine),
     )
 
@@ -49,10 +56,17 @@ _shared: Services | None = None
 
 
 def services() -> Services:
-    """The process's services, built (and the first admin announced) on first use."""
+    """The process's services, built (and the first admin announced) on first use.
+
+    Kept in this module, never in ``st.cache_resource``: any websocket client, signed in or not,
+    can send Streamlit's clear-cache message, which empties every Streamlit cache of the process;
+    services kept there were rebuilt on the next run with a new engine each time, and the old
+    ones' connections stayed open."""
     global _shared
     with _lock:
         if _shared is None:
+            # Before anything can log: the server's log must never show a Streamlit session id.
+            log_redaction.install()
             built = open_services(settings())
             announce_first_admin(built)
             _shared = built

@@ -50,6 +50,17 @@ class Settings(BaseSettings):
         "proxy: a user header set by a trusted reverse proxy",
     )
     proxy_user_header: str = "X-Forwarded-User"
+    # Local sign-in's throttle (workbench.auth.throttle), counted in the database so it holds across
+    # app processes: this many failures within the window lock a username, or a client address,
+    # for the lock's length. An address gets more room than a name: several people share one.
+    sign_in_username_failures: int = Field(default=5, ge=1, le=1000)
+    sign_in_address_failures: int = Field(default=20, ge=1, le=10_000)
+    sign_in_window_minutes: int = Field(default=15, ge=1, le=1440)
+    sign_in_lock_minutes: int = Field(default=15, ge=1, le=1440)
+    # Local sign-in's server-side sessions (workbench.auth.web_sessions): ended by this much
+    # inactivity, and in any case this long after signing in.
+    session_idle_hours: float = Field(default=12.0, gt=0, le=24 * 30)
+    session_lifetime_days: float = Field(default=7.0, gt=0, le=366)
     balance_refresh_s: float = Field(default=5.0, gt=0, le=600)
 
     # --- AI providers -----------------------------------------------------------------------

@@ -156,7 +156,10 @@ def _active(
         if not (off or on):
             return
     try:
-        svc.ledger.set_user_active(user_id, on, actor_user_id=who.user.id, reason=why)
+        # Through the sessions: a deactivation also ends every sign-in session they have.
+        svc.web_sessions.set_user_active(
+            svc.ledger, user_id, on, actor_user_id=who.user.id, reason=why
+        )
     except LedgerError as error:
         st.error(sentence(error))
         return

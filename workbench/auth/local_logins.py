@@ -3,6 +3,9 @@
 The first start creates an ``admin`` user (and a workspace for it, if there is none) with a random
 password printed once to the console; there is never a fixed default password. Other people's
 passwords are set by an admin (``workbench auth set-password``).
+
+:meth:`LocalLogins.sign_in` is the way in: throttled per username and per client address
+(``workbench.auth.throttle``), and answered the same whether or not the username exists.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -21,6 +24,8 @@ from ledger import db
 from ledger.errors import UnknownUser
 from ledger.owners import User
 from ledger.service import Ledger
+from workbench.auth.throttle import SignInThrottle
+from workbench.config import settings
 from workbench.db.schema import local_logins
 
 # OWASP's scrypt floor (2**17 with r=8 is its first choice; 2**15 keeps a sign-in near 100 ms here).
@@ -56,8 +61,58 @@ def _scrypt(password: str, salt: bytes, n: int, r: int, p: int) -> bytes:
 
 
 @dataclass(frozen=True)
+class SignedIn:
+    user: User
+
+
+@dataclass(frozen=True)
+class Failed:
+    """Wrong username or password: never which."""
+
+
+@dataclass(frozen=True)
+class Locked:
+    """Too many failures for the username or from the address: no password is checked before
+    ``until`` (UTC, rounded up to the whole minute a page can show as "try again after")."""
+
+    until: datetime
+
+
+SignInOutcome = SignedIn | Failed | Locked
+
+
+@dataclass(frozen=True)
 class LocalLogins:
     engine: Engine
+    # None: the process's configured limits (``workbench.config``).
+    throttle: SignInThrottle | None = None
+
+    def sign_in(
+        self,
+        ledger: Ledger,
+        username: str,
+        password: str,
+        address: str | None,
+        now: datetime | None = None,
+    ) -> SignInOutcome:
+        """Sign in from the client ``address`` (None when the server cannot tell), throttled.
+
+        A locked name or address is refused before the password is checked; otherwise a wrong
+        password, an unknown name and a deactivated user fail alike, after the same hashing. An
+        empty name is a plain failure that counts for nothing: it can guess nothing."""
+        name = username.strip()
+        if not name:
+            return Failed()
+        throttle = self.throttle or SignInThrottle.from_settings(self.engine, settings())
+        attempt = throttle.admit(name, address, now)
+        if attempt.locked_until is not None:
+            return Locked(_whole_minute_after(attempt.locked_until))
+        user = self.check(ledger, name, password)
+        if user is None:
+            until = throttle.failed(attempt, now)
+            return Failed() if until is None else Locked(_whole_minute_after(until))
+        throttle.succeeded(attempt, now)
+        return SignedIn(user)
 
     def set_password(self, user_id: int, password: str) -> None:
         if len(password) < MIN_PASSWORD_LENGTH:
@@ -79,10 +134,16 @@ class LocalLogins:
 
     def check(self, ledger: Ledger, username: str, password: str) -> User | None:
         """The user if the password is theirs; None otherwise (never says which part was wrong).
-        A wrong username costs the same hashing as a wrong password."""
+        A wrong username costs the same hashing as a wrong password. Not throttled: people sign
+        in through :meth:`sign_in`."""
+        name = username.strip()
         try:
-            user = ledger.user(username.strip())
+            # A name no user could have is not looked up: PostgreSQL refuses some characters
+            # (NUL) outright.
+            user = ledger.user(name) if could_be_username(name) else None
         except UnknownUser:
+            user = None
+        if user is None:
             verify_password(password, _DUMMY_HASH)
             return None
         with db.read_only_connection(self.engine) as conn:
@@ -122,6 +183,18 @@ class LocalLogins:
         password = secrets.token_urlsafe(12)
         self.set_password(admin.id, password)
         return password
+
+
+def could_be_username(name: str) -> bool:
+    """Whether a user could have this name (``ledger.owners`` allows at most 64 printable ASCII
+    characters, and fewer kinds than that)."""
+    return 0 < len(name) <= 64 and name.isascii() and name.isprintable()
+
+
+def _whole_minute_after(moment: datetime) -> datetime:
+    """``moment`` rounded up to the minute, so "after 15:32" is never before the lock ends."""
+    floor = moment.replace(second=0, microsecond=0)
+    return floor if floor == moment else floor + timedelta(minutes=1)
 
 
 _DUMMY_HASH = hash_password(secrets.token_urlsafe(16))

@@ -4,9 +4,11 @@ ends (:func:`stream_and_save`). No Streamlit here: the page renders what these r
 
 from __future__ import annotations
 
+import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator, MutableMapping
 from dataclasses import dataclass, replace
+from typing import Any
 
 from ledger.errors import LedgerError
 from ledger.statuses import UsageStatus
@@ -31,6 +33,10 @@ class Submission:
     # Messages in the conversation when it was sent: a rerun rebuilds exactly the same request
     # (its fingerprint is part of the key's identity), not one including its own saved turn.
     history_len: int
+    # The workspace it was sent in, and is paid from: it is answered (or replayed) only there,
+    # never with another workspace's account (the key would not match: "already sent with
+    # different settings"). None: not tied to one (made outside the page).
+    workspace_id: int | None = None
 
 
 def new_submission(
@@ -39,10 +45,57 @@ def new_submission(
     model: str | None,
     system: str | None,
     history_len: int,
+    workspace_id: int | None = None,
 ) -> Submission:
     return Submission(
-        f"chat-{uuid.uuid4().hex}", text, conversation_id, model, system or None, history_len
+        f"chat-{uuid.uuid4().hex}",
+        text,
+        conversation_id,
+        model,
+        system or None,
+        history_len,
+        workspace_id,
     )
+
+
+# Session state: the pending submission of the workspace on screen, and those of the others.
+PENDING_KEY = "submission"
+PARKED_KEY = "submissions_elsewhere"
+# Session state: an event set once the reply a run streams is saved, however that run ends.
+SAVED_KEY = "reply_saved"
+
+
+def streaming(state: MutableMapping[Any, Any]) -> threading.Event:
+    """Note that this run is streaming a reply; set the event once the reply is saved."""
+    saved = threading.Event()
+    state[SAVED_KEY] = saved
+    return saved
+
+
+def earlier_reply_saved(state: MutableMapping[Any, Any], timeout_s: float) -> bool:
+    """Wait (up to ``timeout_s``) for the reply an earlier run of this session was streaming to
+    be saved. A click while a reply streams (Stop, a message, another workspace) starts the
+    next run at once, while the interrupted run is still settling and saving its reply in its
+    own thread (Streamlit's fast reruns): read before then, the conversation would miss the
+    stopped reply, and its key would still be "being answered"."""
+    saved = state.get(SAVED_KEY)
+    return not isinstance(saved, threading.Event) or saved.wait(timeout_s)
+
+
+def pending_in(state: MutableMapping[Any, Any], workspace_id: int) -> Submission | None:
+    """The submission waiting to be answered in ``workspace_id``. One sent from another
+    workspace (the person switched while it streamed) is parked until they are back there,
+    where it is replayed under its own key; the one parked for this workspace comes back."""
+    parked: dict[int, Submission] = state.setdefault(PARKED_KEY, {})
+    pending = state.get(PENDING_KEY)
+    if isinstance(pending, Submission) and pending.workspace_id not in (None, workspace_id):
+        assert pending.workspace_id is not None
+        parked[pending.workspace_id] = pending
+        del state[PENDING_KEY]
+        pending = None
+    if pending is None and workspace_id in parked:
+        pending = state[PENDING_KEY] = parked.pop(workspace_id)
+    return pending if isinstance(pending, Submission) else None
 
 
 def history_at_submission(store: Conversations, user_id: int, sub: Submission) -> list[Message]:
@@ -122,7 +175,7 @@ def send(
 
 def stream_and_save(
     turn: ChatTurn, store: Conversations, user_id: int, conversation_id: int
-) -> Iterator[str]:
+) -> Generator[str, None, None]:
     """Yield the reply; in ``finally`` (no Streamlit calls: a rerun may be unwinding) save what
     arrived, with its status and cost, to the conversation."""
     pieces: list[str] = []

@@ -4,6 +4,11 @@ Iterating a ``ChatTurn`` streams the reply; however the stream ends (finished, s
 person, a provider error, the deadline), ``finally`` settles the hold and writes the usage row in
 one transaction: capture what was used (the provider's figures, or the prompt estimate plus the
 streamed text, counted), or end it by the refund policy in ``settlement``.
+
+Once the provider has reported the reply's usage, the call is charged that usage whatever happens
+after it: a connection that drops (or goes quiet past the timeout) before the stream's last event
+does not undo a reply the provider has billed. Such a turn is ``ok`` (the person has the whole
+reply), its usage row naming what came after in ``error_type``.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from ledger.statuses import ProviderOutcome, UsageStatus
 from workbench.gateway import tokens
 from workbench.gateway.caller import Caller
 from workbench.gateway.catalogue import ModelEntry
+from workbench.gateway.keys import redactor
 from workbench.gateway.providers.base import ChatCall, ChatReport, ProviderError, Usage
 from workbench.gateway.results import ChatResult, Estimate, Status
 from workbench.gateway.settlement import failed, failure_message, ms, nanos, unexpected
@@ -128,7 +134,8 @@ class ChatTurn:
                     outcome = UsageStatus.ERROR
         except ProviderError as error:
             failure = error
-            outcome = UsageStatus(error.kind)
+            # Usage reported means the provider billed a finished reply: charge it, not refund it.
+            outcome = UsageStatus.OK if report.usage is not None else UsageStatus(error.kind)
         except GeneratorExit:
             outcome = UsageStatus.CANCELLED
             raise
@@ -198,6 +205,7 @@ class ChatTurn:
             ttft_ms=ttft,
             usd_cost_nanos=nanos(report.usd_cost),
             error_type=failure.error_type if failure else None,
+            error_message=_after_usage(failure) if outcome is UsageStatus.OK else None,
         )
         captured = gateway.ledger.capture(hold.id, charge, key=self._key, usage=record).hold
         log.info(
@@ -239,3 +247,10 @@ def release_unsent(
         gateway.ledger.release(hold.id, reason="not sent: nothing charged", key=key, usage=usage)
     except Exception:
         log.exception("could not release unsent hold %s; it will expire instead", hold.id)
+
+
+def _after_usage(failure: ProviderError | None) -> str | None:
+    """What went wrong after the provider had reported the usage of a finished reply."""
+    if failure is None:
+        return None
+    return redactor(f"after the provider reported its usage: {failure.message}")[:500]

@@ -12,9 +12,11 @@ Every billable call goes reserve → call → settle:
    released) or RELEASE by the refund policy, writing the usage row in that same transaction.
 
 Refund policy (each case a ledger line): failure before dispatch and provider errors release the
-whole hold; a person stopping a stream is charged the prompt and what was streamed; fewer images
-than asked are charged per image returned; a timeout leaves the outcome unknown, so the hold stays
-until it expires (the sweeper's ``expire`` line returns it) and the usage row says ``timeout``.
+whole hold, unless the provider had already reported the reply's usage (then that is charged); a
+person stopping a stream is charged the prompt and what was streamed; fewer images than asked (or
+returned images that are not raster images) are charged per image kept; a timeout leaves the
+outcome unknown, so the hold stays until it expires (the sweeper's ``expire`` line returns it) and
+the usage row says ``timeout``.
 
 Prices, model switches and feature switches are read from the database and cached for at most
 ``PRICE_CACHE_S``/``SWITCH_CACHE_S`` (5 s) per process, on an injectable monotonic clock, so every
@@ -73,6 +75,7 @@ from workbench.gateway.requests import (
     image_estimate,
 )
 from workbench.gateway.results import ChatResult, Estimate, ImageResult
+from workbench.gateway.retries import RETRY_WAIT_CAP_S
 from workbench.gateway.settlement import Settlement, replay_message
 from workbench.images.store import ImageStore
 
@@ -80,8 +83,8 @@ log = logging.getLogger("workbench.gateway")
 
 # Time allowed after a call's deadline to write its settlement before the hold may expire.
 SETTLE_MARGIN = timedelta(seconds=60)
-# litellm waits between retries (exponential, capped); this bounds the wait per retry.
-RETRY_BACKOFF_ALLOWANCE_S = 10.0
+# The longest wait before one retry (``retries``: Retry-After or exponential backoff, capped).
+RETRY_BACKOFF_ALLOWANCE_S = RETRY_WAIT_CAP_S
 SWEEP_EVERY_S = 60.0
 HOLD_HEADER = "X-Workbench-Hold"
 

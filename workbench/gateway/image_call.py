@@ -1,23 +1,30 @@
-"""One image call: the provider makes the images, the gateway keeps them on disk, and the hold
-is settled: charged per image returned (at most the hold), released when none came back or the
-provider failed."""
+"""One image call: the provider makes the images, the gateway decodes and keeps them on disk, and
+the hold is settled: charged per image kept (at most the hold), released when none came back, none
+was a raster image, or the provider failed.
+
+Every returned image is decoded (``workbench.images.raster``) before it is written or charged:
+what is not a PNG, JPEG, WebP or GIF (an SVG passed off as a PNG can carry script) is dropped, as
+an image that did not come back, and named on the usage row.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from ledger.amounts import format_credits
 from ledger.holds import Hold
 from ledger.pricing import image_cost
 from ledger.statuses import UsageStatus
+from ledger.usage import CallUsage
 from workbench.gateway.caller import Caller
 from workbench.gateway.errors import ProviderFailed
 from workbench.gateway.providers.base import ImageCall, ProviderError
 from workbench.gateway.results import ImageResult
 from workbench.gateway.settlement import failed, ms, nanos, unexpected
+from workbench.images.raster import NotARasterImage, RasterImage, decode
 
 if TYPE_CHECKING:
     from workbench.gateway.facade import Gateway
@@ -42,43 +49,37 @@ def run_images(
         raise
     returned = batch.images[: call.n]
     try:
-        stored = gateway.images.save(
-            hold.id,
-            returned,
-            user_id=caller.user_id,
-            workspace_id=caller.workspace_id,
-            meta={
-                "prompt": call.prompt,
-                "model": call.model.id,
-                "size": call.size,
-                "quality": call.quality,
-                "requested": call.n,
-            },
+        kept, refused = _decoded(returned)
+        stored = (
+            gateway.images.save(
+                hold.id,
+                kept,
+                user_id=caller.user_id,
+                workspace_id=caller.workspace_id,
+                meta={
+                    "prompt": call.prompt,
+                    "model": call.model.id,
+                    "size": call.size,
+                    "quality": call.quality,
+                    "requested": call.n,
+                },
+            )
+            if kept
+            else []
         )
-    except OSError as error:
+    except Exception as error:  # a full disk, a decoder gone wrong: the hold must still end
         gateway.settlement.failure(hold, base, unexpected(error), started, key, output_tokens=0)
         raise
-    latency = ms(time.monotonic() - started)
-    if not stored:
-        usage = replace(
-            base,
-            status=UsageStatus.ERROR,
-            error_type="NoImagesReturned",
-            latency_ms=latency,
-            error_message="the provider returned no images",
-        )
-        gateway.ledger.release(
+    if refused:
+        log.warning(
+            "images refused model=%s hold=%s: %s",
+            call.model.id,
             hold.id,
-            reason="the provider returned no images: nothing charged",
-            key=key,
-            usage=usage,
+            _refused_message(refused, len(returned)),
         )
-        raise ProviderFailed(
-            "The image service returned no images. Nothing was charged.",
-            status=UsageStatus.ERROR,
-            settlement="released",
-            hold_id=hold.id,
-        )
+    if not stored:
+        _release_empty(gateway, hold, base, key, started, refused)
+    latency = ms(time.monotonic() - started)
     price = gateway.prices.version(hold.price_version_id)
     charge = min(image_cost(price, call.size, call.quality, len(stored)), hold.amount)
     usage = replace(
@@ -88,6 +89,8 @@ def run_images(
         latency_ms=latency,
         ttft_ms=latency,
         usd_cost_nanos=nanos(batch.usd_cost),
+        error_type=REFUSED if refused else None,
+        error_message=_refused_message(refused, len(returned)) if refused else None,
     )
     captured = gateway.ledger.capture(hold.id, charge, key=key, usage=usage).hold
     log.info(
@@ -100,6 +103,10 @@ def run_images(
         latency,
     )
     short = len(stored) < call.n
+    dropped = ""
+    if refused:
+        were = "was not an image and was" if len(refused) == 1 else "were not images and were"
+        dropped = f" ({len(refused)} {were} discarded)"
     return ImageResult(
         status=UsageStatus.OK,
         images=stored,
@@ -109,8 +116,68 @@ def run_images(
         model=call.model,
         notice=notice,
         message=(
-            f"Only {len(stored)} of {call.n} images came back; you were charged for {len(stored)}."
+            f"Only {len(stored)} of {call.n} images came back{dropped}; you were charged for "
+            f"{len(stored)}."
             if short
             else None
         ),
+    )
+
+
+REFUSED = "NotARasterImage"
+
+
+def _decoded(returned: tuple[bytes, ...]) -> tuple[list[RasterImage], list[NotARasterImage]]:
+    """The images that decode as raster images, and why the others do not."""
+    kept: list[RasterImage] = []
+    refused: list[NotARasterImage] = []
+    for data in returned:
+        try:
+            kept.append(decode(data))
+        except NotARasterImage as refusal:
+            refused.append(refusal)
+    return kept, refused
+
+
+def _refused_message(refused: list[NotARasterImage], returned: int) -> str:
+    seen = ", ".join(sorted({r.seen for r in refused}))
+    return f"{len(refused)} of {returned} returned images not a raster image (looked like {seen})"
+
+
+def _release_empty(
+    gateway: Gateway,
+    hold: Hold,
+    base: CallUsage,
+    key: str,
+    started: float,
+    refused: list[NotARasterImage],
+) -> NoReturn:
+    """Nothing to keep: no image came back, or none that decodes. Release the hold and say so."""
+    if refused:
+        error_type = REFUSED
+        error_message = _refused_message(refused, len(refused))
+        reason = "the provider sent back something that is not an image: nothing charged"
+        sentence = (
+            "The image service sent back something that is not an image; it was discarded. "
+            "Nothing was charged."
+        )
+    else:
+        error_type = "NoImagesReturned"
+        error_message = "the provider returned no images"
+        reason = "the provider returned no images: nothing charged"
+        sentence = "The image service returned no images. Nothing was charged."
+    usage = replace(
+        base,
+        status=UsageStatus.ERROR,
+        error_type=error_type,
+        latency_ms=ms(time.monotonic() - started),
+        error_message=error_message,
+    )
+    gateway.ledger.release(hold.id, reason=reason, key=key, usage=usage)
+    raise ProviderFailed(
+        sentence,
+        status=UsageStatus.ERROR,
+        settlement="released",
+        hold_id=hold.id,
+        error_type=error_type,
     )

@@ -18,6 +18,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from workbench import log_records
 from workbench.config import Settings
 from workbench.gateway.catalogue import Catalogue
 
@@ -116,13 +117,8 @@ def _redacting_factory(base: Any) -> Any:
         record: logging.LogRecord = base(*args, **kwargs)
         if not redactor._secrets:
             return record
-        try:
-            message = record.getMessage()
-        except (TypeError, ValueError):
-            message = str(record.msg)
-        record.msg, record.args = redactor(message), None
-        if record.exc_info and not record.exc_text:
-            record.exc_text = redactor(logging.Formatter().formatException(record.exc_info))
+        # The message and each argument on their own (``workbench.log_records``).
+        log_records.redact_record(record, redactor)
         return record
 
     factory.redacting = True  # type: ignore[attr-defined]

@@ -2,7 +2,8 @@
 
 - a refusal before any hold (no credits, a cap, a rate limit, an unpriced model, a feature switched
   off) is a ``refused`` usage row with nothing charged;
-- a provider error releases the whole hold, with the row, in one transaction;
+- a provider error releases the whole hold, with the row, in one transaction (unless the provider
+  had already reported the reply's usage: that is charged, see ``chat_turn``);
 - a timeout leaves the outcome unknown: the hold stays until it expires (the sweeper's ``expire``
   line returns it) and the row says ``timeout``;
 - success or a stop captures what was used (see ``chat_turn`` and ``image_call``).

@@ -1,10 +1,12 @@
-"""Generated images on disk under ``data/images/``: one folder per call (its hold), PNG files and
-a small ``meta.json`` saying whose they are and what was asked.
+"""Generated images on disk under ``data/images/``: one folder per call (its hold), the image
+files under their real type (``0.png``, ``1.jpg``, ``2.webp``: only decoded raster images, see
+``raster``) and a small ``meta.json`` saying whose they are, what was asked and each file's type.
 
 The hold id names the folder because it is what the usage row and the ledger lines point at, and
 it is what an idempotent replay finds: a finished image request returns these files instead of
 calling the provider again. Who may open them is decided by the caller (owner and admins), with
-``owner`` read from the metadata.
+``owner`` read from the metadata. Folders written before images had types list no ``extensions``:
+their files are all PNG.
 """
 
 from __future__ import annotations
@@ -12,9 +14,12 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from workbench.images.raster import MEDIA_TYPES, RasterImage
 
 
 @dataclass(frozen=True)
@@ -28,6 +33,11 @@ class StoredImage:
     def read(self) -> bytes:
         return self.path.read_bytes()
 
+    @property
+    def media_type(self) -> str:
+        """The ``Content-Type`` to serve it with (``image/png``, ``image/jpeg``, …)."""
+        return MEDIA_TYPES[self.path.suffix.lstrip(".")]
+
 
 class ImageStore:
     def __init__(self, root: Path) -> None:
@@ -39,19 +49,25 @@ class ImageStore:
     def save(
         self,
         hold_id: int,
-        images: tuple[bytes, ...],
+        images: Sequence[RasterImage],
         *,
         user_id: int,
         workspace_id: int,
         meta: dict[str, Any],
     ) -> list[StoredImage]:
-        """Write the images, then the metadata last: a folder without ``meta.json`` is incomplete
-        and is never listed."""
+        """Write the images (decoded ones only: the type says so), then the metadata last: a folder
+        without ``meta.json`` is incomplete and is never listed."""
         folder = self._folder(hold_id)
         folder.mkdir(parents=True, exist_ok=True)
-        for index, data in enumerate(images):
-            _write_atomically(folder / f"{index}.png", data)
-        record = {**meta, "user_id": user_id, "workspace_id": workspace_id, "count": len(images)}
+        for index, image in enumerate(images):
+            _write_atomically(folder / f"{index}.{image.extension}", image.data)
+        record = {
+            **meta,
+            "user_id": user_id,
+            "workspace_id": workspace_id,
+            "count": len(images),
+            "extensions": [image.extension for image in images],
+        }
         _write_atomically(folder / "meta.json", json.dumps(record, indent=1).encode())
         return self.load(hold_id)
 
@@ -65,11 +81,18 @@ class ImageStore:
         if meta is None:
             return {}, []
         folder = self._folder(hold_id)
+        count = int(meta["count"])
+        extensions = meta.get("extensions") or ["png"] * count
         images = [
             StoredImage(
-                folder / f"{index}.png", hold_id, index, meta["user_id"], meta["workspace_id"]
+                folder / f"{index}.{extensions[index]}",
+                hold_id,
+                index,
+                meta["user_id"],
+                meta["workspace_id"],
             )
-            for index in range(int(meta["count"]))
+            for index in range(count)
+            if extensions[index] in MEDIA_TYPES
         ]
         return meta, images
 

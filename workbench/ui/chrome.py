@@ -37,8 +37,9 @@ def page_header(page: PageSpec) -> None:
 
 def show_failure(error: Exception) -> None:
     """A refusal or failure as one plain sentence; those about credits, caps and limits link to
-    My credits. A page link, not a markdown one: that would open a new, signed-out session."""
-    st.error(explain(error))
+    My credits. A page link, not a markdown one: that would open a new, signed-out session.
+    Escaped: a message may quote a provider, or a switch's reason an operator typed."""
+    st.error(escape_markdown(explain(error)))
     if concerns_credits(error):
         credits_page = spec("credits")
         st.page_link(
@@ -52,9 +53,9 @@ def show_estimate_problem(error: Exception) -> None:
     """Why a page has no estimate to show: a switched-off feature as a warning (nothing can be
     sent until it is back), anything else as a quiet caption under the inputs."""
     if isinstance(error, FeatureDisabled):
-        st.warning(explain(error), icon=":material/block:")
+        st.warning(escape_markdown(explain(error)), icon=":material/block:")
     else:
-        st.caption(explain(error))
+        st.caption(escape_markdown(explain(error)))
 
 
 def run_page(page: st.Page) -> None:
@@ -92,7 +93,7 @@ def sidebar(svc: Services, who: SignedIn) -> None:
                 st.session_state[WORKSPACE_KEY] = chosen
                 st.rerun()
         else:
-            st.caption(f"Workspace: {who.workspace.name}")
+            st.caption(f"Workspace: {escape_markdown(who.workspace.name)}")
         balance_panel(svc, who.workspace.account_id)
         # A callback, not `if st.button(...): st.rerun()`: the sign-out happens before the next
         # run, which then ends normally, so Streamlit drops the balance fragment with it.

@@ -64,14 +64,33 @@ def _two(first: int, second: int) -> tuple[str, str]:
     return format_credits(first, exact=exact), format_credits(second, exact=exact)
 
 
-# What Streamlit's markdown (st.error, st.warning, st.caption, st.markdown) would read as markup.
-_MARKDOWN = re.compile(r"([\\`*_\[\]<>$~|#])")
+# What Streamlit's Markdown (CommonMark, GitHub's extensions, its own ``:red[...]`` and ``$math$``)
+# reads as markup anywhere in a line; ``&`` starts an entity.
+_INLINE = re.compile(r"([\\`*_\[\]<>$~|#&])")
+# Made into links, emoji, icons or colour by passes over the text *after* parsing, which no
+# backslash escape stops: "http://…", "www.…", "name@host", ":red", ":smile:", ":material/…".
+# An invisible word joiner (U+2060) inside each breaks the pattern and changes nothing seen.
+_JOINED = re.compile(r"(?i):(?=[a-z]|//)|www(?=\.)|(?<=[-.\w+])(?=@[-\w])")
+WORD_JOINER = "\u2060"
+# At the start of a line: a bullet or a numbered item (a space or the line's end follows), a
+# thematic break or a setext underline ("---", "===").
+_LINE_START = re.compile(r"(?m)^([ \t]*)([-+=]|\d{1,9}[.)])(?=[ \t\-=]|$)")
 
 
 def escape_markdown(text: str) -> str:
-    """``text`` as literal characters inside a markdown element: a name or a message that quotes
-    what someone typed is text, never a link, an image or emphasis."""
-    return _MARKDOWN.sub(r"\\\1", text)
+    """``text`` as literal characters inside a Markdown element (st.markdown, st.caption, alerts,
+    toasts, headings, widget and metric labels): a name, a reason or a message that quotes what
+    someone typed is text, never a link, an autolink, an image, HTML, emphasis or colour. The
+    page shows exactly ``text`` (backslash escapes render as the character; the word joiners
+    are invisible, though a copy of the text carries them)."""
+    text = _INLINE.sub(r"\\\1", text)
+    text = _JOINED.sub(lambda found: f"{found.group(0)}{WORD_JOINER}", text)
+    return _LINE_START.sub(_escape_marker, text)
+
+
+def _escape_marker(found: re.Match[str]) -> str:
+    indent, marker = found.group(1), found.group(2)
+    return f"{indent}{marker[:-1]}\\{marker[-1]}"
 
 
 def sentence(error: Exception) -> str:

@@ -13,15 +13,15 @@ from functools import partial
 import streamlit as st
 
 from workbench.ui.chrome import run_page, sidebar
+from workbench.ui.messages import escape_markdown
 from workbench.ui.page_registry import FAVICON, PAGES, PAGES_DIR, PageSpec, visible_to
-from workbench.ui.page_registry import allowed as page_allowed
 from workbench.ui.session import (
     NoWorkspace,
     current,
     services,
-    sign_in_local,
     sign_out,
 )
+from workbench.web.sign_in_routes import sign_in_url
 
 # A file, not a :material/ icon: Streamlit fetches material favicons from fonts.gstatic.com, which
 # an offline machine cannot reach.
@@ -34,7 +34,8 @@ def sign_in_page(asked_for: PageSpec | None) -> None:
     mode = svc.config.auth_mode
     if mode == "oidc" and st.user.is_logged_in:
         st.warning(
-            f"Your company account ({st.user.get('email') or 'no email'}) is not a workbench "
+            f"Your company account ({escape_markdown(str(st.user.get('email') or 'no email'))}) "
+            "is not a workbench "
             "user yet. Ask a workspace admin to add you."
         )
         st.button("Sign out", on_click=st.logout)
@@ -46,33 +47,17 @@ def sign_in_page(asked_for: PageSpec | None) -> None:
             "Ask the team that runs it."
         )
     else:
-        with st.form("sign_in"):
-            username = st.text_input("Username", autocomplete="username")
-            password = st.text_input("Password", type="password", autocomplete="current-password")
-            submitted = st.form_submit_button("Sign in", type="primary")
-        if submitted:
-            if sign_in_local(svc, username, password):
-                land_after_sign_in(asked_for)
-            st.error("That username and password do not match.")
-
-
-def land_after_sign_in(asked_for: PageSpec | None) -> None:
-    """Stay on the URL that was asked for (the next run serves that page), unless the role does
-    not allow it: then go to the default page, not to Streamlit's "page not found" dialog."""
-    if asked_for is not None and asked_for.audience != "member":
-        try:
-            person = current(svc)
-            allowed = person is not None and page_allowed(asked_for, person.level)
-        except NoWorkspace:
-            allowed = True  # the next run says what is missing
-        if not allowed:
-            st.switch_page(SIGN_IN_DEFAULT)
-    st.rerun()
+        # Local sign-in happens on the app's own page (workbench.web), which can set the session
+        # cookie; a page opened without one is sent there before Streamlit runs. Here only when
+        # this tab's session ended (signed out elsewhere, deactivated, timed out).
+        st.info("You are signed out: your session ended or you signed out in another tab.")
+        path = f"/{asked_for.url_path}" if asked_for is not None else "/"
+        st.link_button("Sign in", sign_in_url(path), type="primary")
 
 
 def signed_out_pages() -> list[st.Page]:
-    """The sign-in form, answering at every page's URL as well as its own: a bookmarked /credits
-    opens the form instead of Streamlit's "page not found" dialog, and signing in lands on it."""
+    """The sign-in page, answering at every page's URL as well as its own: a bookmarked /credits
+    opens it instead of Streamlit's "page not found" dialog, and signing in lands on it."""
     return [SIGN_IN_DEFAULT] + [
         st.Page(partial(sign_in_page, page), title="Sign in", url_path=page.url_path)
         for page in PAGES
@@ -109,7 +94,10 @@ except NoWorkspace as missing:
     who, missing_workspace = None, str(missing)
 
 if missing_workspace is not None:
-    st.warning(f"You are signed in as {missing_workspace}, but not a member of any workspace yet.")
+    st.warning(
+        f"You are signed in as {escape_markdown(missing_workspace)}, "
+        "but not a member of any workspace yet."
+    )
     if st.button("Sign out"):
         sign_out(svc)
         st.rerun()

@@ -1,7 +1,8 @@
 """Who is signed in, in which workspace: the three sign-in modes, on the Streamlit side.
 
-- ``local``: a username and password form; the signed-in user id lives in this browser session's
-  state (a reload asks again).
+- ``local``: a username and password on the app's own sign-in page (``workbench.web``), which
+  opens a server-side session behind an HttpOnly cookie; each run checks that session afresh, so a
+  reload or a new tab stays signed in and a sign-out anywhere ends it everywhere.
 - ``oidc``: Streamlit's ``st.login`` with an ``[auth]`` section in secrets; a person is matched to
   a user by email, then by username.
 - ``proxy``: the user name a trusted reverse proxy puts in a header. Honoured only in this mode:
@@ -12,7 +13,6 @@ In every mode the person must already be a user and a member of a workspace (adm
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
 import streamlit as st
@@ -20,11 +20,12 @@ import streamlit as st
 from ledger.errors import UnknownUser
 from ledger.owners import Membership, User, Workspace
 from workbench import bootstrap
+from workbench.auth.web_sessions import WebSession
 from workbench.bootstrap import Services
+from workbench.web.identity import COOKIE
 
-log = logging.getLogger("workbench.ui.session")
-
-USER_KEY = "signed_in_user_id"
+# The id of this tab's server-side sign-in session (never its token, which stays in the cookie).
+SESSION_KEY = "web_session_id"
 WORKSPACE_KEY = "workspace_id"
 
 
@@ -63,8 +64,8 @@ def _identified_user(svc: Services) -> User | None:
     mode = svc.config.auth_mode
     try:
         if mode == "local":
-            user_id = st.session_state.get(USER_KEY)
-            return svc.ledger.user_by_id(int(user_id)) if user_id else None
+            session = _live_session(svc)
+            return svc.ledger.user_by_id(session.user_id) if session is not None else None
         if mode == "proxy":
             name = st.context.headers.get(svc.config.proxy_user_header)
             return svc.ledger.user(name.strip()) if name else None
@@ -84,6 +85,24 @@ def _identified_user(svc: Services) -> User | None:
         return None
 
 
+def _live_session(svc: Services) -> WebSession | None:
+    """This tab's sign-in session if it is still live: found by the cookie the page was opened
+    with, then by its id, checked on every run (revoked, idle, too old, user deactivated)."""
+    session_id = st.session_state.get(SESSION_KEY)
+    if session_id is not None:
+        session = svc.web_sessions.check(int(session_id))
+    else:
+        token = st.context.cookies.get(COOKIE)
+        session = svc.web_sessions.by_token(token) if token else None
+    if session is None and session_id is not None:
+        # Ended elsewhere (signed out in another tab, deactivated, timed out): forget what this
+        # tab held for the person, as signing out here does.
+        forget_everything()
+    elif session is not None:
+        st.session_state[SESSION_KEY] = session.id
+    return session
+
+
 def current(svc: Services) -> SignedIn | None:
     """The signed-in person in their chosen workspace, read afresh on every run (a role taken
     away takes effect at the next click)."""
@@ -99,23 +118,21 @@ def current(svc: Services) -> SignedIn | None:
     return SignedIn(user, workspace, membership, tuple(w for w, _ in rows), is_operator)
 
 
-def sign_in_local(svc: Services, username: str, password: str) -> bool:
-    user = svc.logins.check(svc.ledger, username, password)
-    if user is None:
-        log.info("failed local sign-in for %r", username[:64])
-        return False
-    st.session_state[USER_KEY] = user.id
-    log.info("signed in: %s", user.username)
-    return True
-
-
 def sign_out(svc: Services) -> None:
-    """Forget everything this tab held for the person (a pending message included), so the next
+    """End the sign-in session (every tab that shares it is signed out at its next click) and
+    forget everything this tab held for the person (a pending message included), so the next
     person to sign in here inherits nothing."""
-    for key in list(st.session_state.keys()):
-        del st.session_state[key]
+    session_id = st.session_state.get(SESSION_KEY)
+    if svc.config.auth_mode == "local" and session_id is not None:
+        svc.web_sessions.revoke(int(session_id))
+    forget_everything()
     if svc.config.auth_mode == "oidc":
         st.logout()
+
+
+def forget_everything() -> None:
+    for key in list(st.session_state.keys()):
+        del st.session_state[key]
 
 
 def require_admin(who: SignedIn) -> None:
