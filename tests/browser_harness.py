@@ -12,6 +12,7 @@ share both.
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import re
@@ -23,6 +24,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -594,3 +596,43 @@ def http_session_token(server: AppServer, username: str, password: str | None = 
         raise AssertionError(f"sign-in as {username} answered {answer.status_code}")
     token: str = answer.cookies["workbench_session"]
     return token
+
+
+# --- a loopback "other site" that records what it is asked for --------------------------------
+
+
+class Attacker(http.server.ThreadingHTTPServer):
+    """Answers 404 to everything and remembers every path it was asked for: the site a leaked
+    image URL or a phishing link would point at."""
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        self.paths: list[str] = []
+        super().__init__(("127.0.0.1", 0), _RecordingHandler)
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class _RecordingHandler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        server: Any = self.server
+        server.paths.append(self.path)
+        self.send_response(404)
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@contextmanager
+def running_attacker() -> Iterator[Attacker]:
+    server = Attacker()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()

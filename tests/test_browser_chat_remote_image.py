@@ -9,11 +9,8 @@ no image from any of them. (Before the fix, most of these loaded.)"""
 
 from __future__ import annotations
 
-import threading
 import uuid
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 import pytest
 from playwright.sync_api import Page, Request
@@ -23,10 +20,12 @@ from tests.browser_harness import (
     MEMBER,
     NO_CHROMIUM,
     AppServer,
+    Attacker,
     app_fixture,
     assistant_messages,
     browser_fixture,
     page_fixture,
+    running_attacker,
     send_chat,
     sign_in,
     wait_chat_reply_saved,
@@ -43,41 +42,10 @@ browser = browser_fixture()
 page = page_fixture()
 
 
-class Attacker(ThreadingHTTPServer):
-    """Answers 404 to everything and remembers every path it was asked for."""
-
-    daemon_threads = True
-
-    def __init__(self) -> None:
-        self.paths: list[str] = []
-        super().__init__(("127.0.0.1", 0), _Handler)
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-
-class _Handler(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        server: Any = self.server
-        server.paths.append(self.path)
-        self.send_response(404)
-        self.end_headers()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
 @pytest.fixture(scope="module")
 def attacker() -> Iterator[Attacker]:
-    server = Attacker()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with running_attacker() as server:
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.fixture(scope="module")
