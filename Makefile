@@ -44,11 +44,13 @@ lint: $(DEV)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy --strict ledger workbench
 
-## bench: the ledger, gateway and analytics benchmarks (add a PostgreSQL URL with BENCH_POSTGRES_URL=...)
+## bench: the ledger, gateway, webhook and analytics benchmarks (add a PostgreSQL URL with BENCH_POSTGRES_URL=...)
 bench: $(DEV)
 	$(PY) -m scripts.bench_ledger
 	@if [ -n "$$BENCH_POSTGRES_URL" ]; then $(PY) -m scripts.bench_ledger --url "$$BENCH_POSTGRES_URL"; fi
 	$(PY) -m scripts.bench_gateway
+	$(PY) -m scripts.bench_webhook
+	@if [ -n "$$BENCH_POSTGRES_URL" ]; then $(PY) -m scripts.bench_webhook --url "$$BENCH_POSTGRES_URL"; fi
 	$(PY) -m scripts.bench_analytics --events 1000000
 
 ## screenshots: a PNG of every page per role into docs/screenshots (needs /usr/bin/chromium)

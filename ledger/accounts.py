@@ -18,13 +18,26 @@ class Balance:
     balance: int
     held: int
     next_grant_expiry: datetime | None = None
+    # Credits owed after a refund of credits already spent (``ledger.payments``).
+    debt: int = 0
 
     @property
     def available(self) -> int:
         return self.balance - self.held
 
+    @property
+    def net(self) -> int:
+        """What the account has once its debt is counted: below zero while it owes."""
+        return self.balance - self.debt
 
-_COLUMNS = (accounts.c.id, accounts.c.balance, accounts.c.held, accounts.c.next_grant_expiry)
+
+_COLUMNS = (
+    accounts.c.id,
+    accounts.c.balance,
+    accounts.c.held,
+    accounts.c.next_grant_expiry,
+    accounts.c.debt,
+)
 _READ = sa.select(*_COLUMNS).where(accounts.c.id == sa.bindparam("account_id"))
 _LOCK = _READ.with_for_update()
 
@@ -33,7 +46,7 @@ def read(conn: Connection, account_id: int) -> Balance:
     row = conn.execute(_READ, {"account_id": account_id}).first()
     if row is None:
         raise UnknownAccount(f"no account with id {account_id!r}", account_id=account_id)
-    return Balance(row.id, row.balance, row.held, row.next_grant_expiry)
+    return Balance(row.id, row.balance, row.held, row.next_grant_expiry, row.debt)
 
 
 def lock(conn: Connection, account_id: int) -> Balance:
@@ -46,7 +59,7 @@ def lock(conn: Connection, account_id: int) -> Balance:
     row = conn.execute(_LOCK, {"account_id": account_id}).first()
     if row is None:
         raise UnknownAccount(f"no account with id {account_id!r}", account_id=account_id)
-    return Balance(row.id, row.balance, row.held, row.next_grant_expiry)
+    return Balance(row.id, row.balance, row.held, row.next_grant_expiry, row.debt)
 
 
 def due_for_grant_expiry(conn: Connection, now: datetime) -> list[int]:

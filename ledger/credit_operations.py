@@ -48,6 +48,7 @@ def audited_grant(
     priority: int | None,
     actor_user_id: int | None,
     reason: str | None,
+    reference: str | None = None,
 ) -> int:
     """A grant under the account lock and its audit event (``action``) with the money before and
     after: the one way credits come in, whether a person's top-up or the system's grant."""
@@ -62,6 +63,7 @@ def audited_grant(
         priority=priority,
         actor_user_id=actor_user_id,
         reason=reason,
+        reference=reference,
     )
     audit.record(
         conn,

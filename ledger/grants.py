@@ -82,6 +82,8 @@ class Grant:
     actor_user_id: int | None
     reason: str | None
     created_at: datetime
+    # The outside payment this grant credited (``ledger.payments``), if any.
+    reference: str | None = None
 
 
 def read(conn: Connection, grant_id: int) -> Grant:
@@ -143,8 +145,10 @@ def create(
     actor_user_id: int | None = None,
     reason: str | None = None,
     entry_kind: str = "grant",
+    reference: str | None = None,
 ) -> int:
-    """Insert a grant and its journal entry; the caller holds the account lock."""
+    """Insert a grant and its journal entry, and repay what the account owes from it first;
+    the caller holds the account lock."""
     grant_id: int = conn.execute(
         grants.insert()
         .values(
@@ -158,23 +162,20 @@ def create(
             actor_user_id=actor_user_id,
             reason=reason,
             created_at=now,
+            reference=reference,
         )
         .returning(grants.c.id)
     ).scalar_one()
-    journal.append(
-        conn,
-        [
-            Entry(
-                account_id,
-                entry_kind,
-                balance_delta=amount,
-                grant_id=grant_id,
-                actor_user_id=actor_user_id,
-                reason=reason,
-            )
-        ],
-        now,
+    funding = Entry(
+        account_id,
+        entry_kind,
+        balance_delta=amount,
+        grant_id=grant_id,
+        actor_user_id=actor_user_id,
+        reason=reason,
+        reference=reference,
     )
+    journal.append(conn, [funding, *_repayment(conn, account_id, grant_id, amount, reference)], now)
     if expires_at is not None:
         conn.execute(
             accounts.update()
@@ -188,6 +189,28 @@ def create(
             .values(next_grant_expiry=expires_at)
         )
     return grant_id
+
+
+def _repayment(
+    conn: Connection, account_id: int, grant_id: int, amount: int, reference: str | None
+) -> list[Entry]:
+    """The line by which a new grant repays the account's debt (credits a refund took back after
+    they were spent): new credits settle what is owed before anyone can spend them."""
+    debt = conn.execute(sa.select(accounts.c.debt).where(accounts.c.id == account_id)).scalar_one()
+    repay = min(int(debt), amount)
+    if repay == 0:
+        return []
+    return [
+        Entry(
+            account_id,
+            "adjustment",
+            balance_delta=-repay,
+            debt_delta=-repay,
+            grant_id=grant_id,
+            reason=f"repays {credits_text(repay, exact=True)} owed after a refund",
+            reference=reference,
+        )
+    ]
 
 
 def consume(

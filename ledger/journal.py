@@ -32,6 +32,9 @@ class Entry:
     operation_type: str | None = None
     actor_user_id: int | None = None
     reason: str | None = None
+    # Credits owed (``accounts.debt``), and the outside object (a Stripe payment) the line is for.
+    debt_delta: int = 0
+    reference: str | None = None
 
 
 def append(conn: Connection, lines: Sequence[Entry], now: datetime) -> None:
@@ -52,6 +55,8 @@ def append(conn: Connection, lines: Sequence[Entry], now: datetime) -> None:
                 "operation_type": e.operation_type,
                 "actor_user_id": e.actor_user_id,
                 "reason": e.reason,
+                "debt_delta": e.debt_delta,
+                "reference": e.reference,
                 "created_at": now,
             }
             for e in lines
@@ -72,6 +77,8 @@ class JournalLine:
     actor_user_id: int | None
     reason: str | None
     created_at: datetime
+    debt_delta: int = 0
+    reference: str | None = None
 
 
 def history(

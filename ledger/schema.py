@@ -163,6 +163,10 @@ accounts = sa.Table(
     sa.UniqueConstraint("workspace_id", "name"),
     sa.CheckConstraint("held >= 0", name="held_nonnegative"),
     sa.CheckConstraint("balance - held >= 0", name="available_nonnegative"),
+    # Credits owed: taken back by a refund after they were spent (``ledger.payments``); the
+    # account's net balance is ``balance - debt``. Kept by the journal trigger like ``balance``.
+    sa.Column("debt", Credits, nullable=False, server_default="0"),
+    sa.CheckConstraint("debt >= 0", name="debt_nonnegative"),
 )
 
 price_versions = sa.Table(
@@ -213,12 +217,15 @@ grants = sa.Table(
     sa.Column("actor_user_id", sa.Integer, sa.ForeignKey("users.id"), nullable=True),
     sa.Column("reason", sa.Text, nullable=True),
     sa.Column("created_at", UTCDateTime, nullable=False),
+    # The outside payment this grant is for (``stripe:cs_…``): at most one grant per payment.
+    sa.Column("reference", sa.String(255), nullable=True),
     sa.CheckConstraint(_in("kind", GRANT_KINDS), name="kind"),
     sa.CheckConstraint("amount > 0", name="amount_positive"),
     sa.CheckConstraint("remaining >= 0 AND remaining <= amount", name="remaining_in_range"),
     # Not on ``remaining``: every capture changes it, and an index on it would be one more page
     # written per capture. An account has few grants; its open ones are filtered in the scan.
     sa.Index(None, "account_id"),
+    sa.Index(None, "reference", unique=True),
 )
 
 holds = sa.Table(
@@ -271,6 +278,10 @@ entries = sa.Table(
     sa.Column("actor_user_id", sa.Integer, sa.ForeignKey("users.id"), nullable=True),
     sa.Column("reason", sa.Text, nullable=True),
     sa.Column("created_at", UTCDateTime, nullable=False),
+    # Change to the credits the account owes (``accounts.debt``): refunds of spent credits.
+    sa.Column("debt_delta", Credits, nullable=False, server_default="0"),
+    # The outside object this line is for (a Stripe payment, refund or dispute).
+    sa.Column("reference", sa.String(255), nullable=True),
     sa.CheckConstraint(_in("kind", ENTRY_KINDS), name="kind"),
     # History pages: an account's entries newest first, optionally since a date.
     sa.Index(None, "account_id", "created_at"),

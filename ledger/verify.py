@@ -1,9 +1,10 @@
 """Recompute every account from the journal and report each place the books disagree.
 
-Checks, per account: Σ balance deltas = cached balance; Σ held deltas = cached held; Σ grant
-remainders = balance; Σ pending hold amounts = held; available ≥ 0. Per grant: its remainder = Σ
-the balance deltas of the lines that name it. Per hold: its journal lines match its status exactly
-(one hold line; then nothing more while pending, or exactly one way out).
+Checks, per account: Σ balance deltas = cached balance; Σ held deltas = cached held; Σ debt
+deltas = debt; Σ grant remainders = balance; Σ pending hold amounts = held; available ≥ 0. Per
+grant: its remainder = Σ the balance deltas of the lines that name it. Per hold: its journal
+lines match its status exactly (one hold line; then nothing more while pending, or exactly one
+way out).
 """
 
 from __future__ import annotations
@@ -31,12 +32,13 @@ class Mismatch:
 def verify(conn: Connection) -> list[Mismatch]:
     problems: list[Mismatch] = []
     sums = {
-        row.account_id: (int(row.balance), int(row.held))
+        row.account_id: (int(row.balance), int(row.held), int(row.debt))
         for row in conn.execute(
             sa.select(
                 entries.c.account_id,
                 sa.func.sum(entries.c.balance_delta).label("balance"),
                 sa.func.sum(entries.c.held_delta).label("held"),
+                sa.func.sum(entries.c.debt_delta).label("debt"),
             ).group_by(entries.c.account_id)
         )
     }
@@ -57,12 +59,13 @@ def verify(conn: Connection) -> list[Mismatch]:
         )
     }
     for account in conn.execute(sa.select(accounts).order_by(accounts.c.id)):
-        journal_balance, journal_held = sums.get(account.id, (0, 0))
+        journal_balance, journal_held, journal_debt = sums.get(account.id, (0, 0, 0))
         checks = [
             ("journal balance", journal_balance, account.balance),
             ("journal held", journal_held, account.held),
             ("grant remainders", grant_sums.get(account.id, 0), account.balance),
             ("pending holds", pending.get(account.id, 0), account.held),
+            ("journal debt", journal_debt, account.debt),
         ]
         for name, computed, cached in checks:
             if computed != cached:

@@ -1,5 +1,6 @@
 """Credit admin (workspace admins and operators): the accounts they manage and, for the one
-opened, its journal, credits in and out, holds, members, threshold, usage and audit trail.
+opened, its journal, credits in and out, holds, members, threshold, usage and audit trail; above
+them, a flag for workspaces that owe credits after a refund.
 
 Layout only: the forms and tables live in ``workbench/admin/``; the ledger checks every action
 again and its refusals are shown as one sentence."""
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from workbench.admin import confirmations, member_forms, money_forms, records
+from workbench.admin import confirmations, member_forms, money_forms, owed, records
 from workbench.ui.chrome import page_header
 from workbench.ui.page_registry import spec
 from workbench.ui.session import require_admin, services
@@ -17,6 +18,7 @@ svc = services()
 who = st.session_state["who"]
 require_admin(who)  # checked here, on the server, whatever the menu shows
 page_header(spec("admin_credits"))
+owed.flag_section(svc, who)  # workspaces that owe credits after a refund or a lost dispute
 
 account = records.open_account(svc, who)
 if account is None:

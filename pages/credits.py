@@ -1,15 +1,15 @@
-"""My credits: the balance, my cap, the ledger's lines, and the packs on offer."""
+"""My credits: the way back from Stripe Checkout, the balance (and what is owed), my cap, the
+ledger's lines, the packs and plans on offer, and the workspace's auto top-up."""
 
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
-from ledger.amounts import format_credits
+from ledger.amounts import credits_text, format_credits
 from ledger.schema import ENTRY_KINDS
-from workbench.ui.cached_reads import credit_packs
+from workbench.ui import auto_top_up_form, checkout_return, purchases
 from workbench.ui.chrome import page_header
-from workbench.ui.messages import escape_markdown
 from workbench.ui.page_registry import spec
 from workbench.ui.session import services
 
@@ -19,8 +19,14 @@ svc = services()
 who = st.session_state["who"]
 account_id = who.workspace.account_id
 page_header(spec("credits"))
+checkout_return.show(svc, who)  # first: a payment it credits shows in the figures below
 
 balance = svc.ledger.balance(account_id)
+if balance.debt:
+    st.warning(
+        f"You owe {credits_text(balance.debt)} after a refund; new credits repay it first.",
+        icon=":material/money_off:",
+    )
 spent = svc.ledger.month_spend(account_id, who.user.id)
 cap = who.membership.monthly_cap
 available, held, cap_column = st.columns(3)
@@ -75,15 +81,5 @@ if more and older.button("Older", key="older"):
     pages.append(lines[-1].id)
     st.rerun()
 
-st.subheader("Credit packs")
-for pack in credit_packs():
-    # The pack file is typed by people too: its words are text, only the layout is Markdown.
-    name = escape_markdown(pack.name)
-    price = escape_markdown(pack.price_usd)
-    note = f" · {escape_markdown(pack.note)}" if pack.note else ""
-    shown = format_credits(pack.micros)
-    st.markdown(f"**{name}**: {shown} credits for US${price}{note}")
-st.info(
-    "Buying packs online arrives with Stripe billing. Until then, ask a workspace admin for "
-    "credits (they can grant them with `workbench ledger grant`)."
-)
+purchases.shop(svc, who)
+auto_top_up_form.section(svc, who)

@@ -7,6 +7,7 @@ import uuid
 import streamlit as st
 
 from ledger.errors import LedgerError
+from workbench.billing.after_charge import top_up_soon
 from workbench.gateway.caller import Caller
 from workbench.gateway.errors import GatewayError
 from workbench.images.gallery import gallery
@@ -64,6 +65,7 @@ if st.button("Generate", type="primary", icon=":material/brush:", key="generate"
             st.stop()
         status.update(label="Done", state="complete")
     st.session_state.pop("image_request", None)
+    top_up_soon(svc.billing, who.workspace.id)  # charged: auto top-up looks in the background
     flash(
         escape_markdown(result.message)
         if result.message

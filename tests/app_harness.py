@@ -74,6 +74,12 @@ _CLEARED_ENV = (
     "WORKBENCH_AUTH_MODE",
     "WORKBENCH_DEFAULT_CHAT_MODEL",
     "WORKBENCH_DEFAULT_IMAGE_MODEL",
+    # A developer's Stripe keys must not reach the pages under test (billing tests set their own).
+    "STRIPE_SECRET_KEY",
+    "STRIPE_WEBHOOK_SECRET",
+    "WORKBENCH_STRIPE_SECRET_KEY",
+    "WORKBENCH_STRIPE_WEBHOOK_SECRET",
+    "WORKBENCH_STRIPE_API_BASE",
 )
 
 

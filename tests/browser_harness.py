@@ -81,7 +81,14 @@ def free_port() -> int:
 def app_env(workdir: Path, *, stream_delay_s: float, balance_refresh_s: float) -> dict[str, str]:
     """This machine's environment without workbench or provider settings of its own (so only the
     offline demo models are offered), plus a fresh database and image folder under ``workdir``."""
-    dropped = {"OPENAI_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL"}
+    dropped = {
+        "OPENAI_API_KEY",
+        "OPENAI_BASE_URL",
+        "ANTHROPIC_API_KEY",
+        "ANTHROPIC_BASE_URL",
+        "STRIPE_SECRET_KEY",
+        "STRIPE_WEBHOOK_SECRET",
+    }
     env = {
         key: value
         for key, value in os.environ.items()
@@ -162,10 +169,11 @@ def start_app(
     stream_delay_s: float = 0.02,
     balance_refresh_s: float = QUIET_BALANCE_REFRESH_S,
     probe_health: bool = True,
+    extra_env: dict[str, str] | None = None,
 ) -> AppServer:
-    """Seed a fresh database, start the app, read the first admin's password from its console,
-    then set the member's password (after the start: the admin's is created only while no local
-    login exists at all).
+    """Seed a fresh database, start the app (its environment ``app_env`` plus ``extra_env``),
+    read the first admin's password from its console, then set the member's password (after the
+    start: the admin's is created only while no local login exists at all).
 
     With ``probe_health`` ``/_stcore/health`` is polled until it answers. Without it the app is
     ready once its console has shown the password and the port accepts a bare TCP connection (no
@@ -173,6 +181,7 @@ def start_app(
     """
     workdir.mkdir(parents=True, exist_ok=True)
     env = app_env(workdir, stream_delay_s=stream_delay_s, balance_refresh_s=balance_refresh_s)
+    env.update(extra_env or {})
     run_cli(["ledger", "seed"], env)
     port = free_port()
     process = subprocess.Popen(

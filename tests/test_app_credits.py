@@ -1,5 +1,6 @@
 """My credits: available and held, the person's spending against their cap, the ledger's lines in
-pages of 25 with Newer/Older, the kind filter, the credit packs and how to get credits."""
+pages of 25 with Newer/Older, the kind filter, and the packs and plans on offer (buying them is in
+tests/test_app_credits_purchases.py)."""
 
 from __future__ import annotations
 
@@ -14,14 +15,14 @@ from ledger.amounts import credits
 from tests.app_harness import (
     CREDITS,
     AppEnv,
-    app_env,
     assert_no_exception,
     button,
     metrics,
     sidebar_text,
     the_table,
 )
-from workbench.billing.credit_packs import load
+from tests.billing_app_harness import billing_env
+from workbench.billing.service import NOT_CONFIGURED
 
 PAGE_SIZE = 25
 SEEDED = 50_000
@@ -30,7 +31,7 @@ COLUMNS = ["when (UTC)", "kind", "credits", "held", "hold", "reason"]
 
 @pytest.fixture
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[AppEnv]:
-    with app_env(tmp_path, monkeypatch, micros=credits(SEEDED)) as opened:
+    with billing_env(tmp_path, monkeypatch, micros=credits(SEEDED)) as opened:
         yield opened
 
 
@@ -198,10 +199,10 @@ def test_changing_the_filter_starts_again_from_the_newest_lines(env: AppEnv) -> 
     assert "Newer" not in labels(at)
 
 
-def test_the_credit_packs_and_how_to_get_credits(env: AppEnv) -> None:
+def test_the_packs_and_plans_on_offer_without_purchases(env: AppEnv) -> None:
     at = credits_page(env)
-    assert [s.value for s in at.subheader] == ["History", "Credit packs"]
-    packs = load(env.svc.config.credit_packs)
+    assert [s.value for s in at.subheader] == ["History", "Credit packs", "Plans"]
+    packs = env.svc.billing.offers("pack")
     assert packs, "the shipped catalogue has packs"
     shown = [m.value for m in at.main.markdown]
     expected = {"Starter": "10,000", "Team": "55,000", "Department": "240,000"}
@@ -211,8 +212,16 @@ def test_the_credit_packs_and_how_to_get_credits(env: AppEnv) -> None:
     for pack in packs:
         line = f"**{pack.name}**: {expected[pack.name]} credits for US${pack.price_usd}"
         assert any(text.startswith(line) for text in shown), line
+    plans = env.svc.billing.offers("plan")
+    assert plans, "the shipped catalogue has plans"
+    for plan in plans:
+        line = (
+            f"**{plan.name}**: {plan.micros // 1_000_000:,} credits a month for US${plan.price_usd}"
+        )
+        assert any(text.startswith(line) for text in shown), line
     [hint] = at.info
-    assert "ask a workspace admin" in hint.value
+    assert hint.value == NOT_CONFIGURED
+    assert not [b for b in at.main.button if b.label in ("Buy", "Subscribe")]
 
 
 def test_an_admin_sees_the_same_page(env: AppEnv) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 
 from ledger import db
 from ledger.service import Ledger
@@ -32,6 +33,9 @@ INDEXES = {
     },
 }
 
+# The app tree's newest revision (later revisions keep what these tests check).
+APP_HEAD = ScriptDirectory(str(app_schema.MIGRATIONS)).get_current_head()
+
 
 def _new(obj: object, name: str | None, type_: str, reflected: bool, other: object) -> bool:
     if type_ == "table":
@@ -42,7 +46,7 @@ def _new(obj: object, name: str | None, type_: str, reflected: bool, other: obje
 
 def test_a003_adds_the_tables_as_the_code_describes_them(db_url: str) -> None:
     engine = db.create_engine(db_url)
-    assert migrate_all(engine).app == "a003"
+    assert migrate_all(engine).app == APP_HEAD
     inspector = sa.inspect(engine)
     for table, expected in INDEXES.items():
         found = {(i["name"], bool(i["unique"])) for i in inspector.get_indexes(table)}
@@ -68,6 +72,6 @@ def test_a003_goes_back_to_a002_and_up_again_keeping_the_rest(db_url: str) -> No
     assert [m.content for m in store.messages(s.member_id, conversation.id)] == ["hello"]
 
     app_schema.migrate(engine)
-    assert revisions(engine).app == "a003"
+    assert revisions(engine).app == APP_HEAD
     assert set(sa.inspect(engine).get_table_names()) >= NEW_TABLES
     engine.dispose()

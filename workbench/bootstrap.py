@@ -1,10 +1,11 @@
-"""The process's services, built once: the ledger (both schemas migrated), the gateway, sign-in
-and conversations.
+"""The process's services, built once: the ledger (both schemas migrated), the gateway, sign-in,
+conversations and billing.
 
 Every consumer in the process shares the one ``Services``: each Streamlit session (through
 ``workbench.ui.session.services``), the ``st.App`` lifespan that builds it before the first
-request, and any extra HTTP route the app carries (the Stripe webhook is next). Everything in it is
-thread-safe (an engine with its pool, a gateway with its own locks), never a per-session object.
+request, and the extra HTTP routes the app carries (sign-in, images, the Stripe webhook).
+Everything in it is thread-safe (an engine with its pool, a gateway with its own locks), never a
+per-session object.
 Framework-free, so the command line and the tests build the same thing.
 """
 
@@ -17,6 +18,9 @@ from ledger.service import Ledger
 from workbench.auth.local_logins import LocalLogins
 from workbench.auth.throttle import SignInThrottle
 from workbench.auth.web_sessions import WebSessions
+from workbench.billing.service import Billing
+from workbench.billing.stripe_api import StripeApi
+from workbench.billing.webhook import secrets_from
 from workbench.chat.conversations import Conversations
 from workbench.config import Settings, settings
 from workbench.db.ledger_access import open_ledger
@@ -35,6 +39,17 @@ class Services:
     # route, the image route and every Streamlit session.
     web_sessions: WebSessions
     conversations: Conversations
+    billing: Billing
+
+
+def open_billing(ledger: Ledger, config: Settings) -> Billing:
+    secret = config.stripe_webhook_secret
+    return Billing(
+        engine=ledger.engine,
+        now=ledger.now,
+        api=StripeApi.from_settings(config),
+        webhook_secrets=secrets_from(secret.get_secret_value() if secret else None),
+    )
 
 
 def open_services(config: Settings) -> Services:
@@ -48,6 +63,7 @@ def open_services(config: Settings) -> Services:
         logins=LocalLogins(ledger.engine, SignInThrottle.from_settings(ledger.engine, config)),
         web_sessions=WebSessions.from_settings(ledger.engine, config),
         conversations=Conversations(ledger.engine),
+        billing=open_billing(ledger, config),
     )
 
 

@@ -92,6 +92,20 @@ class Settings(BaseSettings):
     # Seconds between the demo provider's streamed words: enough to watch a reply stream.
     demo_stream_delay_s: float = Field(default=0.03, ge=0, le=1)
 
+    # --- billing (Stripe) -------------------------------------------------------------------
+    # Without a secret key the packs and plans are listed and the page says purchases are not
+    # configured. The webhook secret may hold several (comma-separated) while one is rotated.
+    stripe_secret_key: SecretStr | None = Field(
+        default=None, validation_alias=_env("STRIPE_SECRET_KEY", "STRIPE_SECRET_KEY")
+    )
+    stripe_webhook_secret: SecretStr | None = Field(
+        default=None, validation_alias=_env("STRIPE_WEBHOOK_SECRET", "STRIPE_WEBHOOK_SECRET")
+    )
+    # Where the Stripe SDK sends API requests: unset means Stripe itself (tests use a loopback).
+    stripe_api_base: str | None = None
+    stripe_timeout_s: float = Field(default=20.0, gt=0, le=120)
+    plans: Path = Field(default=DATA / "plans.toml")
+
 
 @lru_cache(maxsize=1)
 def settings() -> Settings:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ledger.statuses import UsageStatus
+from workbench.billing.after_charge import top_up_soon
 from workbench.chat.conversations import Conversations
 from workbench.chat.submission import (
     PENDING_KEY,
@@ -30,6 +31,7 @@ from workbench.gateway.facade import Gateway
 from workbench.ui.cached_reads import conversations_changed
 from workbench.ui.chrome import flash, show_failure
 from workbench.ui.messages import credits, escape_markdown
+from workbench.ui.session import services
 
 
 def answer(gateway: Gateway, store: Conversations, caller: Caller, submission: Submission) -> None:
@@ -71,6 +73,9 @@ def answer(gateway: Gateway, store: Conversations, caller: Caller, submission: S
         if isinstance(sent, Started):
             sent.turn.close()  # interrupted before it streamed: the hold is given back now
         saved.set()
+        if isinstance(sent, Started):
+            # The turn is settled (charged, or given back): auto top-up looks in the background.
+            top_up_soon(services().billing, caller.workspace_id)
 
 
 def _answered_before(sent: AlreadyAnswered, submission: Submission, caller: Caller) -> None:

@@ -13,10 +13,12 @@ import click
 from ledger.service import Ledger
 from workbench.cli import (
     auth_commands,
+    billing_commands,
     gateway_commands,
     ledger_commands,
     prices_commands,
     usage_commands,
+    webhook_commands,
 )
 from workbench.cli.common import WHOLE_NUMBER, target, with_ledger
 from workbench.config import Settings
@@ -37,9 +39,11 @@ def cli(database_url: str | None) -> None:
 
 cli.add_command(ledger_commands.group)
 cli.add_command(auth_commands.group)
+cli.add_command(billing_commands.group)
 cli.add_command(gateway_commands.group)
 cli.add_command(prices_commands.group)
 cli.add_command(usage_commands.group)
+cli.add_command(webhook_commands.group)
 
 
 @cli.command()

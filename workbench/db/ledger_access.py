@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from ledger.service import Ledger
+from workbench.billing import offers
 from workbench.config import Settings, settings
 from workbench.db.migrate import migrate_all
 from workbench.gateway import catalogue as model_catalogue
@@ -41,6 +42,9 @@ def seed_catalogue(ledger: Ledger, config: Settings) -> list[str]:
     or an operator's change does.
     """
     models = model_catalogue.load(config.model_catalogue)
-    return ledger.seed_catalogue(
+    seeded = ledger.seed_catalogue(
         config.price_catalogue, {entry.id: entry.enabled for entry in models.entries}
     )
+    # What workspaces can buy: seeded the same way (an empty table only).
+    offers.seed(ledger.engine, config.credit_packs, config.plans, ledger.now())
+    return seeded

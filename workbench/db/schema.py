@@ -1,5 +1,6 @@
 """The app's own tables (not money): local sign-in (passwords, its throttle and its web sessions),
-and chat conversations with their messages.
+chat conversations with their messages, and billing's record of Stripe (offers, events,
+payments, subscriptions, customers, auto top-up). The credits themselves are the ledger's.
 
 They live in the ledger's database, beside its tables, with their own Alembic history
 (``workbench/db/migrations``, version table ``workbench_alembic_version``) so the ledger stays a
@@ -19,7 +20,7 @@ from ledger.schema import metadata as ledger_metadata
 
 metadata = sa.MetaData(naming_convention=ledger_metadata.naming_convention)
 # The ledger's tables these reference, copied in so foreign keys resolve (not created here).
-LEDGER_TABLES = ("users", "workspaces")
+LEDGER_TABLES = ("users", "workspaces", "accounts", "grants")
 for _name in LEDGER_TABLES:
     ledger_metadata.tables[_name].to_metadata(metadata)
 APP_TABLES = (
@@ -29,6 +30,13 @@ APP_TABLES = (
     "sign_in_failures",
     "sign_in_locks",
     "web_sessions",
+    "offers",
+    "stripe_events",
+    "billing_customers",
+    "payments",
+    "subscriptions",
+    "auto_top_ups",
+    "auto_top_up_runs",
 )
 
 local_logins = sa.Table(
@@ -133,6 +141,135 @@ web_sessions = sa.Table(
     sa.Index(None, "user_id"),
     # Pruning sessions past their lifetime.
     sa.Index(None, "created_at"),
+)
+
+# --- billing (workbench.billing) ---------------------------------------------------------------
+# Money rows never cascade: a workspace with payments cannot silently lose their record.
+
+# The catalogue of what can be bought (workbench.billing.offers), seeded from data/ like prices.
+offers = sa.Table(
+    "offers",
+    metadata,
+    sa.Column("kind", sa.String(8), primary_key=True),
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    # Credits per purchase (pack) or per month (plan), in micro-credits.
+    sa.Column("micros", sa.BigInteger, nullable=False),
+    sa.Column("price_usd", sa.String(16), nullable=False),
+    sa.Column("stripe_price", sa.String(255), nullable=True),
+    sa.Column("note", sa.String(200), nullable=False, server_default=""),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.CheckConstraint("kind IN ('pack', 'plan')", name="kind"),
+    sa.CheckConstraint("micros > 0", name="micros_positive"),
+    sa.Index(None, "stripe_price", unique=True),
+)
+
+# Every Stripe event acted on, by its id: a redelivered event finds its row and does nothing.
+# Written in the transaction of the event's effect.
+stripe_events = sa.Table(
+    "stripe_events",
+    metadata,
+    sa.Column("id", sa.String(255), primary_key=True),
+    sa.Column("type", sa.String(100), nullable=False),
+    # Stripe's ``created`` (seconds): orders subscription updates.
+    sa.Column("stripe_created", sa.BigInteger, nullable=False),
+    sa.Column("received_at", UTCDateTime, nullable=False),
+    # What it did: "granted", "taken back", "subscription updated", "ignored: …".
+    sa.Column("outcome", sa.String(200), nullable=False),
+    sa.Index(None, "received_at"),
+)
+
+# A workspace's Stripe customer: made at its first checkout, reused for the portal and top-ups.
+billing_customers = sa.Table(
+    "billing_customers",
+    metadata,
+    sa.Column("workspace_id", sa.Integer, sa.ForeignKey("workspaces.id"), primary_key=True),
+    sa.Column("customer_id", sa.String(255), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Index(None, "customer_id", unique=True),
+)
+
+# One row per payment credited (a Checkout Session, an Invoice, an off-session PaymentIntent):
+# what it bought, its grant, and how much refunds and disputes have taken back so far.
+payments = sa.Table(
+    "payments",
+    metadata,
+    sa.Column("reference", sa.String(255), primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("workspace_id", sa.Integer, sa.ForeignKey("workspaces.id"), nullable=False),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), nullable=True),
+    sa.Column("offer_id", sa.String(64), nullable=True),
+    sa.Column("grant_id", sa.Integer, sa.ForeignKey("grants.id"), nullable=False),
+    sa.Column("micros", sa.BigInteger, nullable=False),
+    sa.Column("amount_cents", sa.BigInteger, nullable=False),
+    sa.Column("currency", sa.String(8), nullable=False),
+    # How a refund or dispute (which name only the charge and its PaymentIntent) finds the payment.
+    sa.Column("payment_intent", sa.String(255), nullable=True),
+    sa.Column("refunded_cents", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("disputed_cents", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("taken_back_micros", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.CheckConstraint("kind IN ('pack', 'plan', 'auto_top_up')", name="kind"),
+    sa.CheckConstraint("taken_back_micros >= 0 AND taken_back_micros <= micros", name="taken_back"),
+    sa.Index(None, "payment_intent"),
+    sa.Index(None, "workspace_id", "created_at"),
+)
+
+# A workspace's plan as Stripe last told it (``state_at``: the newest event applied).
+subscriptions = sa.Table(
+    "subscriptions",
+    metadata,
+    sa.Column("id", sa.String(255), primary_key=True),
+    sa.Column("workspace_id", sa.Integer, sa.ForeignKey("workspaces.id"), nullable=False),
+    sa.Column("customer_id", sa.String(255), nullable=True),
+    sa.Column("stripe_price", sa.String(255), nullable=True),
+    sa.Column("offer_id", sa.String(64), nullable=True),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("current_period_end", UTCDateTime, nullable=True),
+    sa.Column("cancel_at_period_end", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("state_at", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Index(None, "workspace_id"),
+)
+
+# A workspace admin's auto top-up: below the threshold, buy the pack off-session.
+auto_top_ups = sa.Table(
+    "auto_top_ups",
+    metadata,
+    sa.Column("workspace_id", sa.Integer, sa.ForeignKey("workspaces.id"), primary_key=True),
+    sa.Column("enabled", sa.Boolean, nullable=False),
+    sa.Column("threshold_micros", sa.BigInteger, nullable=False),
+    sa.Column("offer_id", sa.String(64), nullable=False),
+    sa.Column("monthly_limit", sa.Integer, nullable=False),
+    sa.Column("updated_by_user_id", sa.Integer, sa.ForeignKey("users.id"), nullable=True),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.CheckConstraint("threshold_micros > 0", name="threshold_positive"),
+    sa.CheckConstraint("monthly_limit >= 1 AND monthly_limit <= 100", name="monthly_limit"),
+)
+
+# Each auto top-up attempt; at most one pending per workspace (the partial unique index).
+auto_top_up_runs = sa.Table(
+    "auto_top_up_runs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("workspace_id", sa.Integer, sa.ForeignKey("workspaces.id"), nullable=False),
+    sa.Column("offer_id", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("payment_intent", sa.String(255), nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("settled_at", UTCDateTime, nullable=True),
+    sa.CheckConstraint("status IN ('pending', 'succeeded', 'failed')", name="status"),
+    sa.Index(
+        "ux_auto_top_up_runs_one_pending",
+        "workspace_id",
+        unique=True,
+        sqlite_where=sa.text("status = 'pending'"),
+        postgresql_where=sa.text("status = 'pending'"),
+    ),
+    sa.Index(None, "workspace_id", "created_at"),
 )
 
 MIGRATIONS = Path(__file__).with_name("migrations")

@@ -1,16 +1,17 @@
 """Slow, rarely-changing reads the pages share, in bounded ``st.cache_data`` caches.
 
-Policy (also in docs/architecture.md §8): catalogues (models on offer, image options, credit
-packs) for 60 s, 64 entries at most; a user's conversation list for 30 s, cleared exactly for that
-user and workspace after a create, rename or delete. Balances, holds, ledger lines and usage are
-never cached: they are read fresh on every run.
+Policy (also in docs/architecture.md §8): catalogues (models on offer, image options, the credit
+packs and plans on offer) for 60 s, 64 entries at most; a user's conversation list for 30 s,
+cleared exactly for that user and workspace after a create, rename or delete. Balances, holds,
+ledger lines, payments, subscriptions and usage are never cached: they are read fresh on every
+run.
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
-from workbench.billing.credit_packs import CreditPack, load
+from workbench.billing.offers import Offer, OfferKind
 from workbench.chat.conversations import Conversation
 from workbench.ui.session import services
 
@@ -21,8 +22,9 @@ def image_options(model: str) -> dict[str, list[str]]:
 
 
 @st.cache_data(ttl=60, max_entries=4, show_spinner=False)
-def credit_packs() -> list[CreditPack]:
-    return load(services().config.credit_packs)
+def offers(kind: OfferKind) -> list[Offer]:
+    """The packs or plans on offer (the ``offers`` table, which the catalogue files seed)."""
+    return services().billing.offers(kind)
 
 
 @st.cache_data(ttl=30, max_entries=1000, show_spinner=False)
