@@ -44,10 +44,7 @@ def _look(billing: Billing, workspace_id: int) -> Attempt | None:
     with _lock:
         _queued.discard(workspace_id)
     try:
-        # A read first: most workspaces have no auto top-up, and the claim is a write transaction.
-        wanted = billing.auto_top_up(workspace_id)
-        if wanted is None or not wanted.enabled:
-            return None
+        # Reads first, and claims (a write) only when the workspace is below its threshold.
         attempt = billing.top_up_if_due(workspace_id)
     except Exception:
         # Nobody waits on this thread: the log is the only place a failure can go.
