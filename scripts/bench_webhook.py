@@ -79,9 +79,8 @@ from scripts.bench_measure import log, percentile, quiet, stage
 from tests.stripe_events import checkout_completed, signed
 from tests.stripe_objects import Obj, new_id
 from workbench.billing.offers import Offer
-from workbench.billing.service import Billing
+from workbench.billing.service import Billing, open_billing
 from workbench.billing.webhook import TOLERANCE_S, verified_event
-from workbench.bootstrap import open_billing
 from workbench.config import Settings
 from workbench.db.ledger_access import open_ledger
 from workbench.db.schema import payments, stripe_events

@@ -6,10 +6,10 @@ them, purchases made through the app's own checkout code against the loopback St
   through whichever test's ``Billing`` is current, so one server serves a whole module.
 - :func:`world_fixture` (per test, on SQLite and on PostgreSQL through ``db_url``): a migrated
   database with the shipped catalogue, workspace ``acme``, ``Billing`` built by
-  ``bootstrap.open_billing`` from settings read from the environment (``STRIPE_WEBHOOK_SECRET``
-  with two secrets, as during a rotation; ``STRIPE_SECRET_KEY`` and ``WORKBENCH_STRIPE_API_BASE``
-  aimed at the loopback Stripe), on the test's movable clock. Afterwards ``verify()`` must be
-  clean.
+  ``workbench.billing.service.open_billing`` from settings read from the environment
+  (``STRIPE_WEBHOOK_SECRET`` with two secrets, as during a rotation; ``STRIPE_SECRET_KEY`` and
+  ``WORKBENCH_STRIPE_API_BASE`` aimed at the loopback Stripe), on the test's movable clock.
+  Afterwards ``verify()`` must be clean.
 - :func:`serve_command` runs ``workbench webhook serve`` itself, in a subprocess.
 """
 
@@ -42,8 +42,7 @@ from tests.browser_harness import free_port
 from tests.conftest import FakeClock, Seed, seed
 from tests.stripe_fakes import FakeStripe, running_fake_stripe, signed
 from tests.stripe_objects import Obj
-from workbench.billing.service import Billing
-from workbench.bootstrap import open_billing
+from workbench.billing.service import Billing, open_billing
 from workbench.config import Settings
 from workbench.db.ledger_access import seed_catalogue
 from workbench.db.migrate import migrate_all

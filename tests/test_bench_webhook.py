@@ -39,8 +39,7 @@ from scripts.bench_webhook import (
 from tests.conftest import POSTGRES_URL
 from tests.stripe_events import signed
 from tests.stripe_objects import Obj
-from workbench.billing.service import Billing
-from workbench.bootstrap import open_billing
+from workbench.billing.service import Billing, open_billing
 from workbench.config import Settings
 from workbench.db.ledger_access import open_ledger
 from workbench.db.schema import payments, stripe_events

@@ -43,9 +43,8 @@ from tests.stripe_webhook_harness import (
     table_dump,
 )
 from workbench.billing import webhook
-from workbench.billing.service import Billing
+from workbench.billing.service import Billing, open_billing
 from workbench.billing.webhook import TOLERANCE_S
-from workbench.bootstrap import open_billing
 from workbench.cli import main
 from workbench.config import Settings
 from workbench.db.ledger_access import open_ledger

@@ -18,9 +18,7 @@ from ledger.service import Ledger
 from workbench.auth.local_logins import LocalLogins
 from workbench.auth.throttle import SignInThrottle
 from workbench.auth.web_sessions import WebSessions
-from workbench.billing.service import Billing
-from workbench.billing.stripe_api import StripeApi
-from workbench.billing.webhook import secrets_from
+from workbench.billing.service import Billing, open_billing
 from workbench.chat.conversations import Conversations
 from workbench.config import Settings, settings
 from workbench.db.ledger_access import open_ledger
@@ -40,16 +38,6 @@ class Services:
     web_sessions: WebSessions
     conversations: Conversations
     billing: Billing
-
-
-def open_billing(ledger: Ledger, config: Settings) -> Billing:
-    secret = config.stripe_webhook_secret
-    return Billing(
-        engine=ledger.engine,
-        now=ledger.now,
-        api=StripeApi.from_settings(config),
-        webhook_secrets=secrets_from(secret.get_secret_value() if secret else None),
-    )
 
 
 def open_services(config: Settings) -> Services:

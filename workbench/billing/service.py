@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from ledger import db
+from ledger.service import Ledger
 from workbench.billing import auto_top_up, checkout, events, offers, records, subscription_state
 from workbench.billing.auto_top_up import Attempt, AutoTopUp
 from workbench.billing.checkout import CheckoutStarted
@@ -19,7 +20,8 @@ from workbench.billing.events import EventOutcome
 from workbench.billing.fulfilment import Fulfilment, fulfil_checkout
 from workbench.billing.offers import Offer, OfferKind
 from workbench.billing.stripe_api import StripeApi
-from workbench.billing.webhook import verified_event
+from workbench.billing.webhook import secrets_from, verified_event
+from workbench.config import Settings
 
 NOT_CONFIGURED = (
     "Purchases are not configured on this workbench (no Stripe key): ask an operator for credits."
@@ -131,3 +133,15 @@ class Billing:
         if self.api is None:
             return None
         return auto_top_up.run_if_due(self.engine, self.api, workspace_id, self.now())
+
+
+def open_billing(ledger: Ledger, config: Settings) -> Billing:
+    """Billing on ``ledger``'s database as ``config`` sets it up (Stripe only with a key). Light
+    to import: the command line's billing and webhook commands use it without the gateway."""
+    secret = config.stripe_webhook_secret
+    return Billing(
+        engine=ledger.engine,
+        now=ledger.now,
+        api=StripeApi.from_settings(config),
+        webhook_secrets=secrets_from(secret.get_secret_value() if secret else None),
+    )

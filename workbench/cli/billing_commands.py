@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from ledger import db
 from ledger.amounts import format_credits
 from ledger.service import Ledger
-from workbench.bootstrap import open_billing
+from workbench.billing.service import open_billing
 from workbench.cli.common import WHOLE_NUMBER, with_ledger
 from workbench.config import Settings
 from workbench.db.schema import auto_top_ups, stripe_events

@@ -12,10 +12,10 @@ from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
 from ledger.errors import LedgerError
+from workbench.billing.service import open_billing
 from workbench.billing.webhook import secrets_from
-from workbench.bootstrap import open_services
 from workbench.cli.common import configured, fail, first_line, target
-from workbench.gateway.errors import GatewayError
+from workbench.db.ledger_access import open_ledger
 from workbench.web.stripe_webhook import WEBHOOK_PATH, standalone_app
 
 
@@ -44,8 +44,8 @@ def serve(host: str, port: int) -> None:
     # Opened before the server starts, so a database that cannot be reached or migrated is one
     # line now (and the app's own first admin is not made here: that is `workbench run`'s).
     try:
-        services = open_services(config)
-    except (LedgerError, GatewayError) as error:
+        book = open_ledger(config)
+    except LedgerError as error:
         raise fail(error.message) from None
     except (SQLAlchemyError, ValueError, OSError) as error:
         raise fail(first_line(error)) from None
@@ -55,15 +55,16 @@ def serve(host: str, port: int) -> None:
         flush=True,
     )
     try:
-        uvicorn.run(standalone_app(lambda: services.billing), host=host, port=port, log_config=None)
+        billing = open_billing(book, config)
+        uvicorn.run(standalone_app(lambda: billing), host=host, port=port, log_config=None)
     finally:
-        services.ledger.close()
+        book.close()
 
 
 def _log_to_console() -> None:
     """One console format for everything: the workbench's lines (one per delivery) and the
-    server's own at INFO, other libraries' only when they warn. Streamlit, imported with the
-    services, detaches uvicorn's loggers from the root; they are put back."""
+    server's own at INFO, other libraries' only when they warn. Streamlit (if anything imported
+    it) detaches uvicorn's loggers from the root; they are put back."""
     logging.basicConfig(
         level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

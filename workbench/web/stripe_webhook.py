@@ -31,7 +31,6 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from ledger.errors import InvalidInput
-from workbench import bootstrap
 from workbench.billing.events import EventOutcome
 from workbench.billing.service import Billing
 from workbench.billing.webhook import WebhookRefused
@@ -48,6 +47,10 @@ BillingSource = Callable[[], Billing]
 
 
 def shared_billing() -> Billing:
+    # Imported here: the command line imports this module for `workbench webhook serve`, and
+    # the services' module brings the gateway (and litellm) with it, seconds on every command.
+    from workbench import bootstrap
+
     return bootstrap.services().billing
 
 
