@@ -50,9 +50,9 @@ class Attempt:
     detail: str = ""
 
 
-def settings_of(conn: Connection, workspace_id: int, *, lock: bool = False) -> AutoTopUp | None:
+def settings_of(conn: Connection, workspace_id: int) -> AutoTopUp | None:
     query = sa.select(auto_top_ups).where(auto_top_ups.c.workspace_id == workspace_id)
-    row = conn.execute(query.with_for_update() if lock else query).first()
+    row = conn.execute(query).first()
     if row is None:
         return None
     return AutoTopUp(
@@ -145,13 +145,14 @@ def _claim(
         if not _due(conn, workspace_id):
             return None
     with db.write_transaction(engine) as conn:
-        # The settings row's lock queues concurrent claims of one workspace (PostgreSQL; SQLite
-        # has one writer anyway), so the second sees the first's pending run instead of racing
-        # it to the unique index.
-        wanted = settings_of(conn, workspace_id, lock=True)
+        # The account's lock first (the ledger's lock order), as crediting takes it: concurrent
+        # claims of one workspace queue here (PostgreSQL; SQLite has one writer anyway), and each
+        # then sees either the earlier attempt still pending or its credits already in, never
+        # the low balance from before with the attempt already settled.
+        account = accounts.lock(conn, owners.workspace_by_id(conn, workspace_id).account_id)
+        wanted = settings_of(conn, workspace_id)
         if wanted is None or not wanted.enabled:
             return None
-        account = accounts.read(conn, owners.workspace_by_id(conn, workspace_id).account_id)
         if account.available - account.debt >= wanted.threshold_micros:
             return None
         pending = conn.execute(
