@@ -220,8 +220,11 @@ def consume(
     now: datetime,
     entry: Entry,
     known_open: Iterable[GrantRow] | None = None,
+    *,
+    first: int | None = None,
 ) -> list[Entry]:
-    """The journal lines that take ``amount`` from the account's grants in spend order.
+    """The journal lines that take ``amount`` from the account's grants in spend order (grant
+    ``first``, if given, before all others: a refund draws on its own payment's grant).
 
     ``entry`` is the template of the lines (kind, hold, held delta on the first line...); each
     line gets the grant it draws on and its share of ``amount`` as a negative balance delta.
@@ -235,6 +238,8 @@ def consume(
     ordered = (
         open_grants(conn, account_id, now) if known_open is None else spend_order(known_open, now)
     )
+    if first is not None:
+        ordered.sort(key=lambda g: g.id != first)  # stable: the rest keep the spend order
     for grant in ordered:
         if left == 0:
             break
@@ -251,6 +256,7 @@ def consume(
                 operation_type=entry.operation_type,
                 actor_user_id=entry.actor_user_id,
                 reason=entry.reason,
+                reference=entry.reference,
             )
         )
     # The grants' remainders sum to the balance (verify checks it), and callers only consume

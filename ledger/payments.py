@@ -123,27 +123,10 @@ def take_back(
         grants.expire_due(conn, account_id, before.held, now)
     account = accounts.read(conn, account_id)
     own = grant_for(conn, paid_by) if paid_by else None
-    ordered = grants.open_grants(conn, account_id, now)
-    ordered.sort(key=lambda g: g.id != own)  # the payment's own grant first; stable otherwise
     # Credits reserved by running calls stay with them (as a hand take-back leaves them).
     takeable = min(amount, account.available)
-    lines: list[Entry] = []
-    left = takeable
-    for grant in ordered:
-        if left == 0:
-            break
-        take = min(grant.remaining, left)
-        left -= take
-        lines.append(
-            Entry(
-                account_id,
-                "refund",
-                balance_delta=-take,
-                grant_id=grant.id,
-                reason=reason,
-                reference=reference,
-            )
-        )
+    template = Entry(account_id, "refund", reason=reason, reference=reference)
+    lines = grants.consume(conn, account_id, takeable, now, template, first=own)
     owed = amount - takeable
     if owed:
         lines.append(

@@ -40,14 +40,14 @@ class Owed:
 
 def owed_accounts(svc: Services, actor_user_id: int) -> list[Owed]:
     """Every workspace the viewer manages that owes credits, most owed first."""
-    managed = {a.account_id: a for a in svc.ledger.account_overviews(actor_user_id=actor_user_id)}
-    if not managed:
-        return []
-    # One query for the whole table: accounts in debt are few, and accounts are one per workspace.
+    # Accounts in debt first: almost always none, and then the page run costs this one query.
     with db.read_only_connection(svc.ledger.engine) as conn:
         debts = conn.execute(
             sa.select(accounts.c.id, accounts.c.balance, accounts.c.debt).where(accounts.c.debt > 0)
         ).all()
+    if not debts:
+        return []
+    managed = {a.account_id: a for a in svc.ledger.account_overviews(actor_user_id=actor_user_id)}
     found: list[Owed] = []
     for account_id, balance, debt in debts:
         overview = managed.get(account_id)
