@@ -338,6 +338,21 @@ usage_records = sa.Table(
     # Dashboards: a workspace's or a user's calls by time.
     sa.Index(None, "workspace_id", "created_at"),
     sa.Index(None, "user_id", "created_at"),
+    # The Images gallery (Ledger.image_calls): only calls that kept images, newest first.
+    sa.Index(
+        "ix_usage_records_image_calls_workspace_id",
+        "workspace_id",
+        "id",
+        sqlite_where=sa.text("images > 0 AND hold_id IS NOT NULL"),
+        postgresql_where=sa.text("images > 0 AND hold_id IS NOT NULL"),
+    ),
+    sa.Index(
+        "ix_usage_records_image_calls_user_id",
+        "user_id",
+        "id",
+        sqlite_where=sa.text("images > 0 AND hold_id IS NOT NULL"),
+        postgresql_where=sa.text("images > 0 AND hold_id IS NOT NULL"),
+    ),
 )
 
 # Model and feature switches, append-only (triggers refuse UPDATE and DELETE): every change is a

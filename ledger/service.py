@@ -62,7 +62,7 @@ from ledger.transactions import (
     check_id,
     check_reason,
 )
-from ledger.usage import CallUsage, UsageIdentity, UsageRow
+from ledger.usage import CallUsage, ImageCallRow, UsageIdentity, UsageRow
 from ledger.verify import Mismatch, verify
 
 __all__ = [
@@ -349,6 +349,21 @@ class Ledger(CreditOperations, MemberOperations, AdminViews, CatalogueOperations
         return self._read(
             lambda conn: usage_rows.recent(
                 conn, user_id=user_id, workspace_id=workspace_id, limit=limit
+            )
+        )
+
+    def image_calls(
+        self,
+        *,
+        workspace_id: int,
+        user_id: int | None = None,
+        before_id: int | None = None,
+        limit: int = 25,
+    ) -> list[ImageCallRow]:
+        """A page of calls that kept images, newest first, with their makers (``usage``)."""
+        return self._read(
+            lambda conn: usage_rows.image_calls(
+                conn, workspace_id=workspace_id, user_id=user_id, before_id=before_id, limit=limit
             )
         )
 

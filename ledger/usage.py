@@ -23,7 +23,8 @@ from sqlalchemy.engine import Connection
 
 from ledger.errors import InvalidInput
 from ledger.features import operation_type
-from ledger.schema import USAGE_STATUSES, accounts, usage_records
+from ledger.owners import User
+from ledger.schema import USAGE_STATUSES, accounts, usage_records, users
 
 if TYPE_CHECKING:
     from ledger.holds import Hold
@@ -184,3 +185,58 @@ def recent(
     if workspace_id is not None:
         query = query.where(usage_records.c.workspace_id == workspace_id)
     return [_row(row) for row in conn.execute(query)]
+
+
+@dataclass(frozen=True)
+class ImageCallRow:
+    """A call that kept images (its usage row) and who made it."""
+
+    usage: UsageRow
+    maker: User
+
+
+def image_calls(
+    conn: Connection,
+    *,
+    workspace_id: int,
+    user_id: int | None = None,
+    before_id: int | None = None,
+    limit: int = 25,
+) -> list[ImageCallRow]:
+    """One page of a workspace's calls that kept images (or one member's there), newest first:
+    keyset paging, so ``before_id`` is the last row id of the page before (None: the newest).
+
+    A call kept images when its row has a hold and counts images; a refusal or a failed call
+    counts none. The maker comes in the same query: a gallery page needs no read per row.
+    """
+    _check_id(workspace_id, "workspace id")
+    _check_id(user_id, "user id", optional=True)
+    _check_id(before_id, "before id", optional=True)
+    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 1000:
+        raise InvalidInput(f"limit must be a whole number from 1 to 1000, got {limit!r:.40}")
+    query = (
+        sa.select(usage_records, users.c.username, users.c.display_name)
+        .join(users, users.c.id == usage_records.c.user_id)
+        .where(
+            usage_records.c.workspace_id == workspace_id,
+            usage_records.c.hold_id.is_not(None),
+            usage_records.c.images > 0,
+        )
+        .order_by(usage_records.c.id.desc())
+        .limit(limit)
+    )
+    if user_id is not None:
+        query = query.where(usage_records.c.user_id == user_id)
+    if before_id is not None:
+        query = query.where(usage_records.c.id < before_id)
+    return [
+        ImageCallRow(_row(row), User(row.user_id, row.username, row.display_name))
+        for row in conn.execute(query)
+    ]
+
+
+def _check_id(value: object, what: str, *, optional: bool = False) -> None:
+    if value is None and optional:
+        return
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise InvalidInput(f"{what} must be a positive integer id, got {value!r:.40}")

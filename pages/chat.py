@@ -1,25 +1,24 @@
-"""Chat: conversations on the left, the selected one on the right, replies streamed."""
+"""Chat: the conversation with its settings above it and the message box pinned below; the
+person's conversations in the sidebar."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from ledger.errors import LedgerError
-from workbench.chat.answering import answer
-from workbench.chat.conversation_column import conversation_column
-from workbench.chat.submission import (
-    PENDING_KEY,
-    as_messages,
-    earlier_reply_saved,
-    new_submission,
-    pending_in,
-)
+from workbench.chat.answering import answer, earlier_refusal
+from workbench.chat.attachments import Attachment
+from workbench.chat.chat_settings import chat_settings
+from workbench.chat.conversation_menu import conversation_menu, delete_confirmation, undo_notice
+from workbench.chat.conversation_sidebar import conversation_sidebar
+from workbench.chat.conversations import Message, NotFound
+from workbench.chat.message_actions import MessageActions
+from workbench.chat.message_box import message_box
+from workbench.chat.model_choices import chat_choices
+from workbench.chat.next_message import next_message_caption
+from workbench.chat.submission import PENDING_KEY, earlier_reply_saved, new_submission, pending_in
 from workbench.chat.transcript import show_history
 from workbench.gateway.caller import Caller
-from workbench.gateway.errors import GatewayError
-from workbench.ui.cached_reads import conversation_list
-from workbench.ui.chrome import page_header, show_estimate_problem
-from workbench.ui.messages import credits
+from workbench.ui.chrome import page_header
 from workbench.ui.page_registry import spec
 from workbench.ui.session import services
 
@@ -35,45 +34,65 @@ if not earlier_reply_saved(st.session_state, 0):
         earlier_reply_saved(st.session_state, svc.config.provider_timeout_s)
 # A submission sent from another workspace waits there (see pending_in).
 submission = pending_in(st.session_state, who.workspace.id)
-conversations = conversation_list(who.user.id, who.workspace.id)
-selected = st.session_state.get("conversation_id")
-if selected not in {c.id for c in conversations}:
-    selected = None
+try:
+    opened = store.get(who.user.id, st.session_state["conversation_id"])
+except (KeyError, TypeError, NotFound):
+    opened = None
+opened = opened if opened is not None and opened.workspace_id == who.workspace.id else None
+selected = opened.id if opened is not None else None
+conversation_sidebar(store, who.user.id, who.workspace.id, selected)
+history = store.messages(who.user.id, selected) if selected is not None else []
 
-left, main = st.columns([1, 3], gap="large")
-with left:
-    conversation_column(store, who.user.id, who.workspace.id, conversations, selected)
+choices = chat_choices(svc.gateway)
+with st.container(horizontal=True, vertical_alignment="center"):
+    settings = chat_settings(store, who.user.id, opened, choices)
+    if opened is not None:
+        conversation_menu(store, who.user.id, opened, history)
+undo_notice(store, who.user.id, who.workspace.id)
+delete_confirmation(store, who.user.id, opened)
 
-with main:
-    models = svc.gateway.models("chat")
-    names = {m.id: m.name for m in models}
-    model = st.selectbox(
-        "Model",
-        list(names),
-        format_func=names.__getitem__,
-        key="chat_model",
-        help="Only models on the workbench's allowlist with a configured provider are offered.",
+
+def resend(text: str, files: tuple[Attachment, ...], replaces: Message, position: int) -> None:
+    st.session_state[PENDING_KEY] = new_submission(
+        text,
+        selected,
+        settings.model,
+        settings.system,
+        position,
+        who.workspace.id,
+        attachments=files,
+        replaces=replaces.id,
     )
-    system = st.text_area(
-        "System prompt (optional)",
-        key="system_prompt",
-        height=68,
-        placeholder="e.g. Answer briefly, in British English.",
+
+
+# A submission on its way shows the conversation as it was when it was sent (an edit or a
+# regenerate replaces the messages after that point).
+busy = submission is not None and submission.conversation_id == selected
+show_history(
+    history[: submission.history_len] if busy and submission else history,
+    MessageActions(resend, enabled=submission is None),
+)
+earlier_refusal()
+if not history and submission is None:
+    st.caption("Ask anything. Pick the model and a system prompt with the control above.")
+next_message = st.container()  # filled below once it is known nothing was just sent
+
+typed = message_box(settings.choice)
+if typed is not None:
+    text, files = typed
+    submission = st.session_state[PENDING_KEY] = new_submission(
+        text,
+        selected,
+        settings.model,
+        settings.system,
+        len(history),
+        who.workspace.id,
+        attachments=files,
     )
-    history = store.messages(who.user.id, selected) if selected is not None else []
-    show_history(history)
-
-    try:
-        estimate = svc.gateway.estimate_chat(as_messages(history, "…"), model=model, system=system)
-        st.caption(f"Next message: about {credits(estimate.credits)}, held while it is answered.")
-    except (LedgerError, GatewayError) as error:
-        show_estimate_problem(error)
-
-    # Send stays a send button while a reply streams: Stop is the reply's own button.
-    prompt = st.chat_input("Message", key="chat_prompt")
-    if prompt:
-        submission = st.session_state[PENDING_KEY] = new_submission(
-            prompt, selected, model, system, len(history), who.workspace.id
+if submission is None:  # before typing: what the next one holds, or that it cannot be paid
+    with next_message:
+        next_message_caption(
+            svc, who.workspace.account_id, history, settings.model, settings.system
         )
-    if submission is not None:
-        answer(svc.gateway, store, caller, submission)
+else:
+    answer(svc.gateway, store, caller, submission)

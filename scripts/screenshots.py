@@ -7,8 +7,9 @@ Starts the app as ``make run`` does, on a free port with a throwaway database (s
 workspace, offline demo models), signs in as each role in headless Chromium (Debian's
 ``/usr/bin/chromium``), sends one chat message and generates one image so the pages are not
 empty, and saves ``<role>-<page>.png`` (member: chat, images, credits; admin, who is also the
-first operator: those, admin_credits and admin_pricing). Each shot waits until the page has
-settled (no script run in progress).
+first operator: those, admin_credits and admin_pricing), plus ``member-chat-phone.png``: Chat as
+a phone shows it (390 by 844, the window only: the message box pinned at its bottom). Each shot
+waits until the page has settled (no script run in progress).
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ CONTENT = {
     ADMIN: ("Summarise this week's credit usage", "A calm lake under a full moon"),
 }
 WIDTH, HEIGHT = 1400, 900
+PHONE_WIDTH, PHONE_HEIGHT = 390, 844
 
 
 def shoot(page: Page, path: Path) -> None:
@@ -78,9 +80,25 @@ def shoot_role(page: Page, server: AppServer, role: str, out: Path) -> None:
             go(page, url_path)
         if url_path == "chat":
             chat_once(page, message)
+            chat_once(page, "Thanks! Could you make that into a short checklist?")
         elif url_path == "images":
             generate_image(page, picture)
         shoot(page, out / f"{role}-{url_path}.png")
+        if url_path == "chat" and role == MEMBER:
+            shoot_phone(page, out / f"{role}-chat-phone.png")
+
+
+def shoot_phone(page: Page, path: Path) -> None:
+    """The window as a phone shows it, scrolled to the end of the conversation."""
+    page.set_viewport_size({"width": PHONE_WIDTH, "height": PHONE_HEIGHT})
+    wait_settled(page)
+    page.get_by_test_id("stAppScrollToBottomContainer").evaluate(
+        "(e) => e.scrollTo(0, e.scrollHeight)"
+    )
+    wait_settled(page)
+    page.screenshot(path=str(path), type="png")
+    page.set_viewport_size({"width": WIDTH, "height": HEIGHT})
+    print(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -294,6 +294,13 @@ def assert_no_exception(at: AppTest) -> None:
     assert shown == [], f"the page raised: {shown}"
 
 
+def loose_code(at: AppTest) -> list[str]:
+    """Code blocks outside the conversation's messages (each message carries its own, behind
+    its Copy control): what the page offers to copy, such as a message that was not sent."""
+    in_messages = {id(c) for m in at.chat_message for c in m.code}
+    return [c.value for c in at.code if id(c) not in in_messages]
+
+
 def assert_links_to_my_credits(at: AppTest) -> None:
     """The page offers one in-app link (``st.page_link``, same session) to My credits."""
     links = at.get("page_link")

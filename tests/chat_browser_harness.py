@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from ledger.schema import holds, usage_records
 from ledger.service import Ledger
 from tests.browser_harness import MEMBER, AppServer
+from workbench.chat.conversation_sidebar import SHOWN_TITLE
 from workbench.db.schema import conversations, messages
 from workbench.gateway.providers import demo
 
@@ -32,6 +33,20 @@ def message_box(page: Page) -> Locator:
 def stop_button(page: Page) -> Locator:
     """A streaming reply's Stop button, in the page (not the chat input)."""
     return page.get_by_test_id("stMainBlockContainer").get_by_role("button", name="Stop")
+
+
+def conversation_button(page: Page, title: str) -> Locator:
+    """A conversation in the sidebar's list: its title as the button's text, cut to
+    ``SHOWN_TITLE`` characters with an ellipsis."""
+    if len(title) > SHOWN_TITLE:
+        title = title[: SHOWN_TITLE - 1].rstrip() + "…"
+    return page.get_by_test_id("stSidebar").get_by_role("button", name=title)
+
+
+def open_chat_settings(page: Page) -> None:
+    """Open the settings control above the conversation (model picker, system prompt)."""
+    page.get_by_test_id("stPopover").first.get_by_role("button").first.click()
+    page.get_by_role("textbox", name="System prompt (optional)").wait_for()
 
 
 def demo_reply(text: str) -> str:

@@ -29,7 +29,11 @@ with :func:`images_as` (JPEG, WebP, GIF, a truncated PNG, or an SVG passed off a
 the real
 API, DALL-E models answer with URLs unless ``response_format`` is "b64_json" (litellm 1.110
 only lets that field through via ``extra_body``); other models (gpt-image-*) always b64_json,
-with a ``usage`` block.
+with a ``usage`` block whose ``output_tokens`` are OpenAI's per image for the quality and size
+(272 for low 1024x1024; :data:`GPT_IMAGE_TOKENS`). As the real API, a gpt-image request it would
+refuse (a ``response_format``, a quality or size gpt-image does not make, ``n`` outside 1..10)
+is answered 400 ``invalid_request_error`` naming the parameter; it consumes no behaviour and is
+recorded with ``behaviour`` "invalid".
 
 Streams use ``Transfer-Encoding: chunked`` (every SSE event is its own HTTP chunk, written
 straight to the socket), so ``cut`` is a real truncated body, not a clean EOF. Every response
@@ -187,6 +191,50 @@ def images_as(*image_formats: ImageFormat) -> Behaviour:
     was asked. "SVG" is a vector drawing carrying a script, which a provider gone wrong might send
     where a raster image is expected; "TRUNCATED_PNG" the first half of a PNG."""
     return Behaviour("images_as", image_formats=image_formats or ("PNG",))
+
+
+# gpt-image models: what the real API accepts, and the output tokens it reports per image.
+GPT_IMAGE_QUALITIES = ("low", "medium", "high", "auto")
+GPT_IMAGE_SIZES = ("1024x1024", "1024x1536", "1536x1024", "auto")
+GPT_IMAGE_TOKENS = {
+    ("low", "1024x1024"): 272,
+    ("low", "1024x1536"): 408,
+    ("low", "1536x1024"): 400,
+    ("medium", "1024x1024"): 1056,
+    ("medium", "1024x1536"): 1584,
+    ("medium", "1536x1024"): 1568,
+    ("high", "1024x1024"): 4160,
+    ("high", "1024x1536"): 6240,
+    ("high", "1536x1024"): 6208,
+}
+
+
+def _gpt_image_refusal(body: dict[str, Any]) -> dict[str, Any] | None:
+    """The 400 the real API gives a gpt-image request it does not accept, or None."""
+    if not str(body.get("model", "")).startswith("gpt-image"):
+        return None
+
+    def refused(param: str, code: str, message: str) -> dict[str, Any]:
+        error = {"message": message, "type": "invalid_request_error", "param": param}
+        return {"error": {**error, "code": code}}
+
+    if "response_format" in body:
+        return refused(
+            "response_format", "unknown_parameter", "Unknown parameter: 'response_format'."
+        )
+    for param, allowed in (("quality", GPT_IMAGE_QUALITIES), ("size", GPT_IMAGE_SIZES)):
+        value = body.get(param, "auto")
+        if value not in allowed:
+            supported = ", ".join(f"'{a}'" for a in allowed[:-1]) + f", and '{allowed[-1]}'"
+            return refused(
+                param,
+                "invalid_value",
+                f"Invalid value: '{value}'. Supported values are: {supported}.",
+            )
+    n = body.get("n", 1)
+    if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= 10:
+        return refused("n", "invalid_value", f"Invalid 'n': expected 1 to 10, got {n!r}.")
+    return None
 
 
 @dataclass(frozen=True)
@@ -376,6 +424,18 @@ class _Handler(BaseHTTPRequestHandler):
             self._rec = rec
             try:
                 self._serve_static(path)
+            finally:
+                rec._finish()
+            return
+
+        refusal = _gpt_image_refusal(body) if api == "images" else None
+        if refusal is not None:
+            rec = provider._record(path, self.command, headers, body, "invalid")
+            self._rec = rec
+            try:
+                self._send_json(400, refusal)
+            except _ClientGone:
+                rec.client_gone.set()
             finally:
                 rec._finish()
             return
@@ -574,10 +634,12 @@ class _Handler(BaseHTTPRequestHandler):
         payload: dict[str, Any] = {"created": int(time.time()), "data": data}
         if model.startswith("gpt-image"):
             words = len(prompt.split())
+            asked = (str(body.get("quality", "auto")), str(body.get("size", "auto")))
+            output = GPT_IMAGE_TOKENS.get(asked, 272) * count  # "auto": as low and square
             payload["usage"] = {
                 "input_tokens": words,
-                "output_tokens": 272 * count,
-                "total_tokens": words + 272 * count,
+                "output_tokens": output,
+                "total_tokens": words + output,
                 "input_tokens_details": {"text_tokens": words, "image_tokens": 0},
             }
         if behaviour.kind == "cut":

@@ -25,7 +25,7 @@ MESSAGE = "Draft a two-line status update for the team."
 
 def send_chat(env: AppEnv) -> AppTest:
     at = env.signed_in(env.member)
-    at.selectbox(key="chat_model").set_value(FAKE_CHAT_MODEL).run()
+    at.radio(key="chat_model").set_value(FAKE_CHAT_MODEL).run()
     return at.chat_input(key="chat_prompt").set_value(MESSAGE).run()
 
 
@@ -88,7 +88,7 @@ def test_the_rate_limit_refuses_the_request_past_it(
         messages_after_first = len(env.messages())
 
         at = env.signed_in(env.member)
-        at.selectbox(key="chat_model").set_value(FAKE_CHAT_MODEL).run()
+        at.radio(key="chat_model").set_value(FAKE_CHAT_MODEL).run()
         at.chat_input(key="chat_prompt").set_value("And one more, please.").run()
 
         assert_no_exception(at)

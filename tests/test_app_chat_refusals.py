@@ -18,6 +18,7 @@ from tests.app_harness import (
     app_env,
     assert_links_to_my_credits,
     assert_no_exception,
+    loose_code,
 )
 from tests.fake_providers import FakeProvider
 
@@ -37,7 +38,7 @@ class Poor:
 
     def chat_page(self) -> AppTest:
         at = self.env.signed_in(self.env.member)
-        at.selectbox(key="chat_model").set_value(self.model)
+        at.radio(key="chat_model").set_value(self.model)
         return at.run()
 
 
@@ -67,7 +68,7 @@ def test_not_enough_credits_is_one_sentence_and_nothing_happens(case: Poor) -> N
     assert "Nothing was charged" in error.value
     assert "Traceback" not in error.value
     # The unsent message is offered back to copy.
-    assert [c.value for c in at.code] == [MESSAGE]
+    assert loose_code(at) == [MESSAGE]
 
     # Nothing charged, nothing held, nothing sent, nothing saved.
     after = poor.svc.ledger.balance(poor.account_id)
@@ -92,6 +93,25 @@ def test_not_enough_credits_is_one_sentence_and_nothing_happens(case: Poor) -> N
     assert len(poor.usage_rows()) == 1
 
 
-def test_the_estimate_caption_says_what_the_next_message_would_hold(case: Poor) -> None:
+def test_before_anything_is_typed_the_caption_says_the_next_message_cannot_be_paid(
+    case: Poor,
+) -> None:
+    """At zero (or too few) credits the caption above the message box says what the next
+    message needs and that it would not be sent, and links to My credits: before typing."""
+    poor = case.env
     at = case.chat_page()
-    assert any(c.value.startswith("Next message: about ") for c in at.caption)
+    assert_no_exception(at)
+    [said] = [c.value for c in at.caption if "next message needs about" in c.value]
+    has = "0 credits" if poor.available() == 0 else "1 credit"
+    assert re.fullmatch(
+        rf"The next message needs about [\d.]+ credits; this workspace has {has} available, "
+        "so it would not be sent.",
+        said,
+    ), said
+    assert not any(c.value.startswith("Next message: about ") for c in at.caption)
+    assert_links_to_my_credits(at)
+    assert at.error == []
+    # Saying so costs nothing and records nothing.
+    assert poor.holds() == []
+    assert poor.usage_rows() == []
+    assert poor.api_requests() == []

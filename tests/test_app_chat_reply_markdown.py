@@ -50,7 +50,7 @@ def assert_no_image(markdown: str) -> None:
 
 def test_a_streamed_reply_with_an_image_shows_the_image_as_text(env: AppEnv) -> None:
     at = env.signed_in(env.member)
-    at.selectbox(key="chat_model").set_value(FAKE_CHAT_MODEL)
+    at.radio(key="chat_model").set_value(FAKE_CHAT_MODEL)
     at = at.chat_input(key="chat_prompt").set_value(INJECTED).run()
     assert_no_exception(at)
     expected = reply_for([{"role": "user", "content": INJECTED}])

@@ -42,7 +42,7 @@ def stopped_mid_reply(env: AppEnv, at: AppTest, text: str) -> AppTest:
     """Send ``text`` and stop the run while its reply streams."""
     assert env.fake is not None
     env.fake.program(slow_stream(0.5, reply_words=400))
-    at.selectbox(key="chat_model").set_value(FAKE_CHAT_MODEL)
+    at.radio(key="chat_model").set_value(FAKE_CHAT_MODEL)
     at.chat_input(key="chat_prompt").set_value(text)
     with pytest.raises(RuntimeError, match="timed out"):
         at.run(timeout=STOP_AFTER_S)
@@ -74,10 +74,10 @@ def test_a_stopped_reply_says_so_and_what_it_cost(env: AppEnv) -> None:
     assert partial.startswith("Fake reply to:") and len(partial.split()) < 400
 
     said = f"stopped — {credits_text(usage.credits)} charged for what was written"
-    assert [c.value for m in at.chat_message for c in m.caption] == [said]
-    assert f"Stopped: {credits_text(usage.credits)} charged for what was written." in [
-        t.value for t in at.toast
-    ]
+    [caption] = [c.value for m in at.chat_message if m.name == "assistant" for c in m.caption]
+    tokens = f"{usage.input_tokens:,} → {usage.output_tokens:,} tokens"
+    assert caption.startswith(f"{said} · {tokens} · "), caption
+    assert [t.value for t in at.toast] == []
     # The list shows the conversation, opened; the sidebar shows the balance after the charge.
     assert conversation_buttons(at) == [(FIRST, "primary")]
     assert f"Credits available: {format_credits(env.available())}" in sidebar_text(at)

@@ -14,6 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 from tests.app_harness import FAKE_CHAT_MODEL, AppEnv, app_env, assert_no_exception
 from tests.fake_providers import FakeProvider
+from workbench.chat.conversation_sidebar import SHOWN_TITLE
 from workbench.ui.messages import escape_markdown
 
 # A phishing link and a tracking pixel, as someone might type them anywhere.
@@ -31,7 +32,7 @@ def env(
 
 
 def send(at: AppTest, text: str) -> AppTest:
-    at.selectbox(key="chat_model").set_value(FAKE_CHAT_MODEL)
+    at.radio(key="chat_model").set_value(FAKE_CHAT_MODEL)
     return at.chat_input(key="chat_prompt").set_value(text).run()
 
 
@@ -66,9 +67,14 @@ def test_a_message_the_person_typed_is_shown_as_text(env: AppEnv) -> None:
 def test_a_conversation_title_is_a_button_label_of_text(env: AppEnv) -> None:
     at = send(env.signed_in(env.member), MESSAGE)
     [conversation] = env.conversations()
-    [label] = [b.label for b in at.button if b.key == f"open-{conversation.id}"]
-    assert_literal(label, conversation.title)
-    assert label == escape_markdown(conversation.title)
+    [opener] = [b for b in at.button if b.key == f"open-{conversation.id}"]
+    # Cut with an ellipsis to fit the list; the whole title is its tooltip. Both literal.
+    title = conversation.title
+    cut = title if len(title) <= SHOWN_TITLE else title[: SHOWN_TITLE - 1].rstrip() + "…"
+    assert len(title) > SHOWN_TITLE and cut.endswith("…")
+    assert_literal(opener.label, cut)
+    assert opener.label == escape_markdown(cut)
+    assert opener.help == escape_markdown(title)
 
 
 def test_a_workspace_name_and_a_display_name_are_text_in_the_sidebar(env: AppEnv) -> None:

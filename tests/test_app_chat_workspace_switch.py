@@ -44,7 +44,7 @@ def test_switching_workspace_mid_reply_ends_it_cleanly_where_it_was_sent(env: Ap
     at = env.signed_in(env.member)
     assert env.fake is not None
     env.fake.program(slow_stream(0.5, reply_words=400))
-    at.selectbox(key="chat_model").set_value(FAKE_CHAT_MODEL)
+    at.radio(key="chat_model").set_value(FAKE_CHAT_MODEL)
     at.chat_input(key="chat_prompt").set_value(MESSAGE)
     with pytest.raises(RuntimeError, match="timed out"):
         at.run(timeout=6.0)
@@ -68,7 +68,8 @@ def test_switching_workspace_mid_reply_ends_it_cleanly_where_it_was_sent(env: Ap
     assert_no_exception(at)
     assert at.error == []
     said = f"stopped — {credits_text(usage.credits)} charged for what was written"
-    assert [c.value for m in at.chat_message for c in m.caption] == [said]
+    [caption] = [c.value for m in at.chat_message for c in m.caption]
+    assert caption.startswith(f"{said} · "), caption
     assert [m.role for m in env.messages()] == ["user", "assistant"]
     assert len(env.api_requests()) == 1
     assert len(env.holds()) == 1

@@ -66,7 +66,9 @@ def test_the_page_offers_the_demo_model_and_an_estimate(env: AppEnv) -> None:
 
 def test_generating_stores_charges_and_lists_the_images(env: AppEnv) -> None:
     before = env.available()
-    at = generate(images_page(env, env.member), PROMPT, count=2)
+    at = images_page(env, env.member)
+    at.selectbox(key="quality-demo/images-1024x1024").set_value("hd")  # whatever comes first
+    at = generate(at, PROMPT, count=2)
     assert_no_exception(at)
     assert at.error == []
 
@@ -77,7 +79,7 @@ def test_generating_stores_charges_and_lists_the_images(env: AppEnv) -> None:
     assert usage.credits == hold.captured > 0
     assert before - env.available() == usage.credits
     assert f"Credits available: {format_credits(env.available())}" in sidebar_text(at)
-    assert any(t.value == f"2 image(s) for {credits_text(usage.credits)}." for t in at.toast)
+    assert any(t.value == f"2 images for {credits_text(usage.credits)}." for t in at.toast)
     assert usage.credits == credits(80)  # 2 images of 40 credits: demo/images, 1024x1024, hd
 
     # Stored on disk under the hold, with the owner in meta.json.

@@ -59,7 +59,9 @@ def assert_sidebar(at: AppTest, user: User, role: str) -> None:
     assert f"**{user.display_name}** · {role}" in shown
     assert "Workspace: Acme" in shown
     assert "Credits available: 12,345.67" in shown
-    assert [b.label for b in at.sidebar.button] == ["Sign out"]
+    # Every page's sidebar: Sign out; Chat (the default page) adds its conversation list there.
+    assert [b.label for b in at.sidebar.button][:1] == ["Sign out"]
+    assert {b.label for b in at.sidebar.button[1:]} <= {"New conversation"}
 
 
 def assert_no_admin_content(at: AppTest) -> None:

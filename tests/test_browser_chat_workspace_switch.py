@@ -28,7 +28,7 @@ from tests.browser_harness import (
     sign_in,
     wait_settled,
 )
-from tests.chat_browser_harness import chat_records, stop_button
+from tests.chat_browser_harness import chat_records, conversation_button, stop_button
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=NO_CHROMIUM)
 
@@ -81,7 +81,7 @@ def test_switching_workspace_mid_reply_ends_it_cleanly_where_it_was_sent(
 
         choose_workspace(page, "Demo workspace")
         assert main.get_by_test_id("stAlert").count() == 0, main.inner_text()
-        main.get_by_role("button", name=text).click()
+        conversation_button(page, text).click()
         wait_settled(page)
         caption = assistant_messages(page).last.get_by_test_id("stCaptionContainer")
         assert caption.inner_text().startswith("stopped — ")

@@ -78,8 +78,11 @@ def test_member_chat_reply_streams_and_is_charged(app: AppServer, page: Page) ->
     lengths = [len(text) for text in partial]
     assert lengths[-1] > lengths[0], f"the streamed reply did not grow: {lengths}"
 
-    charged = re.search(r"([\d,.]+) credits? charged for that reply", " ".join(toasts(page)))
-    assert charged, f"no charge toast: {toasts(page)}"
+    # What it cost is the reply's own caption (credits · tokens · time), not a toast.
+    caption = reply.get_by_test_id("stCaptionContainer").first.inner_text()
+    charged = re.match(r"([\d,.]+) credits? · [\d,]+ → [\d,]+ tokens · \d+\.\d s", caption)
+    assert charged, f"no cost caption under the reply: {caption!r}"
+    assert not any("charged" in toast for toast in toasts(page))
     cost = as_micros(charged.group(1))
     assert 0 < cost < credits(1), "a short answer costs a fraction of a credit, not a whole one"
     after = wait_for_credits(page, lambda value: value < before)
@@ -117,7 +120,7 @@ def test_member_generates_an_image_that_shows_in_the_gallery(app: AppServer, pag
     heading_box = page.get_by_role("heading", name="Your images").bounding_box()
     entry_box = entry.bounding_box()
     assert heading_box and entry_box and entry_box["y"] > heading_box["y"]
-    charged = re.search(r"1 image\(s\) for ([\d,.]+) credits?", " ".join(toasts(page)))
+    charged = re.search(r"1 image for ([\d,.]+) credits?", " ".join(toasts(page)))
     assert charged, f"no charge toast: {toasts(page)}"
     after = wait_for_credits(page, lambda value: value < before)
     assert after == before - as_micros(charged.group(1))  # whole credits: exact as shown

@@ -217,7 +217,7 @@ IMAGE_CASES: list[tuple[str, dict[str, Any], tuple[str, ...]]] = [
     (
         "unknown-quality",
         {"model": "openai/dall-e-3", "quality": "ultra"},
-        ("'ultra'", "at 1024x1024", "hd, standard"),
+        ("'ultra'", "at 1024x1024", "standard, hd"),
     ),
     (
         "quality-not-at-this-size",

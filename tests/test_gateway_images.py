@@ -80,5 +80,5 @@ def test_size_and_quality_pick_the_price(harness: Harness, size: str, quality: s
 
 def test_image_options_list_what_is_priced(harness: Harness) -> None:
     options = harness.gateway.image_options("openai/dall-e-3")
-    assert options["1024x1024"] == ["hd", "standard"]
+    assert options["1024x1024"] == ["standard", "hd"]  # cheapest first
     assert set(options) == {"1024x1024", "1024x1792", "1792x1024"}

@@ -49,6 +49,14 @@ ALLOWED: dict[tuple[str, str], str] = {
         "load nothing from elsewhere"
     ),
     ("workbench/chat/transcript.py", "neutralise(text)"): "as neutralise(message.content)",
+    ("workbench/chat/transcript.py", "details"): (
+        "reply_details: a cost, token counts and seconds, numbers the app formats"
+    ),
+    ("workbench/chat/message_actions.py", "details"): "as transcript.py's details",
+    ("workbench/chat/chat_settings.py", "[escape_markdown(c.summary) for c in choices]"): (
+        "every caption escaped (the guard reads no comprehension)"
+    ),
+    ("workbench/chat/transcript.py", "_size(attachment.size)"): "a file's size in bytes, an int",
     ("workbench/ui/chrome.py", "who.membership.role"): (
         "a role is one of ledger.schema.ROLES, which the database checks"
     ),

@@ -69,9 +69,16 @@ def test_a003_goes_back_to_a002_and_up_again_keeping_the_rest(db_url: str) -> No
     db.migrate_down(engine, "a002", location=app_schema.MIGRATIONS)
     assert revisions(engine).app == "a002"
     assert not NEW_TABLES & set(sa.inspect(engine).get_table_names())
-    assert [m.content for m in store.messages(s.member_id, conversation.id)] == ["hello"]
+    # Read as a002's code read it (today's code reads columns a005 adds).
+    with engine.connect() as conn:
+        kept = conn.execute(
+            sa.text("SELECT content FROM messages WHERE conversation_id = :c"),
+            {"c": conversation.id},
+        )
+        assert kept.scalars().all() == ["hello"]
 
     app_schema.migrate(engine)
     assert revisions(engine).app == APP_HEAD
     assert set(sa.inspect(engine).get_table_names()) >= NEW_TABLES
+    assert [m.content for m in store.messages(s.member_id, conversation.id)] == ["hello"]
     engine.dispose()

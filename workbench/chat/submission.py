@@ -5,6 +5,7 @@ ends (:func:`stream_and_save`). No Streamlit here: the page renders what these r
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections.abc import Generator, MutableMapping
 from dataclasses import dataclass, replace
@@ -12,6 +13,7 @@ from typing import Any
 
 from ledger.errors import LedgerError
 from ledger.statuses import UsageStatus
+from workbench.chat.attachments import Attachment, user_content
 from workbench.chat.conversations import Conversations, Message
 from workbench.gateway.caller import Caller
 from workbench.gateway.chat_turn import ChatTurn
@@ -37,6 +39,12 @@ class Submission:
     # never with another workspace's account (the key would not match: "already sent with
     # different settings"). None: not tied to one (made outside the page).
     workspace_id: int | None = None
+    # Files sent with the text (pictures, text files), already checked and read.
+    attachments: tuple[Attachment, ...] = ()
+    # Edit-and-resend and regenerate: the message this one takes the place of. Once the turn
+    # has started (held, sent), that message and every later one are removed; a refused turn
+    # removes nothing.
+    replaces: int | None = None
 
 
 def new_submission(
@@ -46,6 +54,9 @@ def new_submission(
     system: str | None,
     history_len: int,
     workspace_id: int | None = None,
+    *,
+    attachments: tuple[Attachment, ...] = (),
+    replaces: int | None = None,
 ) -> Submission:
     return Submission(
         f"chat-{uuid.uuid4().hex}",
@@ -55,6 +66,8 @@ def new_submission(
         system or None,
         history_len,
         workspace_id,
+        attachments,
+        replaces,
     )
 
 
@@ -104,9 +117,19 @@ def history_at_submission(store: Conversations, user_id: int, sub: Submission) -
     return store.messages(user_id, sub.conversation_id)[: sub.history_len]
 
 
-def as_messages(history: list[Message], text: str) -> list[dict[str, str]]:
-    turns = [{"role": m.role, "content": m.content} for m in history if m.content]
-    return [*turns, {"role": "user", "content": text}]
+def as_messages(
+    history: list[Message], text: str, attachments: tuple[Attachment, ...] = ()
+) -> list[dict[str, object]]:
+    """The conversation as the gateway takes it: earlier files go with their messages again
+    (the model sees the whole conversation on every turn, and is paid for it)."""
+    turns: list[dict[str, object]] = [
+        {"role": m.role, "content": user_content(m.content, m.attachments)}
+        if m.role == "user"
+        else {"role": m.role, "content": m.content}
+        for m in history
+        if m.content or m.attachments
+    ]
+    return [*turns, {"role": "user", "content": user_content(text, attachments)}]
 
 
 @dataclass(frozen=True)
@@ -116,6 +139,8 @@ class Started:
 
     turn: ChatTurn
     submission: Submission
+    # When it was sent: a reply's caption says how long it took to the last word.
+    sent_at: float = 0.0
 
     @property
     def conversation_id(self) -> int:
@@ -147,11 +172,12 @@ def send(
     gateway: Gateway, store: Conversations, caller: Caller, submission: Submission
 ) -> Started | Refused | AlreadyAnswered:
     """Start the submission's turn (reserve, then call) and record the person's message."""
-    past = history_at_submission(store, caller.user_id, submission)
+    started = time.monotonic()
     try:
+        past = history_at_submission(store, caller.user_id, submission)
         turn = gateway.chat(
             caller,
-            as_messages(past, submission.text),
+            as_messages(past, submission.text, submission.attachments),
             key=submission.key,
             model=submission.model,
             system=submission.system,
@@ -160,21 +186,51 @@ def send(
         return Refused(error)
     if turn.result is not None and turn.result.replayed:
         return AlreadyAnswered(turn.result)
+    try:
+        conversation_id = _record_question(store, caller.user_id, caller.workspace_id, submission)
+    except (LedgerError, GatewayError) as error:  # e.g. the conversation was deleted meanwhile
+        turn.close()  # never sent: the hold is given back now, not when it expires
+        return Refused(error)
+    except BaseException:
+        turn.close()
+        raise
+    return Started(turn, replace(submission, conversation_id=conversation_id), started)
+
+
+def _record_question(
+    store: Conversations, user_id: int, workspace_id: int, submission: Submission
+) -> int:
+    """Save the person's message (starting its conversation, or replacing the messages it
+    takes the place of); the conversation's id."""
     conversation_id = submission.conversation_id
     if conversation_id is None:
         conversation_id = store.create(
-            caller.user_id,
-            caller.workspace_id,
-            submission.text,
+            user_id,
+            workspace_id,
+            first_title(submission.text, submission.attachments),
             submission.model,
             submission.system,
         ).id
-    store.add_message(caller.user_id, conversation_id, "user", submission.text)
-    return Started(turn, replace(submission, conversation_id=conversation_id))
+    elif submission.replaces is not None:
+        store.truncate_from(user_id, conversation_id, submission.replaces)
+    store.add_message(
+        user_id, conversation_id, "user", submission.text, attachments=submission.attachments
+    )
+    return conversation_id
+
+
+def first_title(text: str, attachments: tuple[Attachment, ...]) -> str:
+    """A new conversation's title: its first message, or the files' names when only files were
+    sent (a title cannot be blank)."""
+    return text if text.strip() else ", ".join(a.name for a in attachments)
 
 
 def stream_and_save(
-    turn: ChatTurn, store: Conversations, user_id: int, conversation_id: int
+    turn: ChatTurn,
+    store: Conversations,
+    user_id: int,
+    conversation_id: int,
+    sent_at: float | None = None,
 ) -> Generator[str, None, None]:
     """Yield the reply; in ``finally`` (no Streamlit calls: a rerun may be unwinding) save what
     arrived, with its status and cost, to the conversation."""
@@ -200,4 +256,11 @@ def stream_and_save(
                 hold_id=result.hold_id,
                 status=result.status,
                 credits=result.credits,
+                input_tokens=result.usage.input_tokens,
+                output_tokens=result.usage.output_tokens,
+                duration_ms=None if sent_at is None else _ms_since(sent_at),
             )
+
+
+def _ms_since(start: float) -> int:
+    return round((time.monotonic() - start) * 1000)

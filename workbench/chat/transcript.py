@@ -1,6 +1,6 @@
 """How the chat page shows a conversation: what the person typed as text, what the model wrote as
-Markdown that loads nothing (``reply_markdown``), each reply's cost, and a reply streaming in with
-its own Stop button.
+Markdown that loads nothing (``reply_markdown``), each reply's cost, tokens and time in a small
+caption, the files a message carried, and a reply streaming in with its own Stop button.
 
 Stop is a button of its own, shown only while a reply streams and inside that reply, not the chat
 input's send button turning into a stop button: a double click on Send then lands on the (empty,
@@ -17,7 +17,9 @@ from collections.abc import Generator
 import streamlit as st
 
 from ledger.statuses import UsageStatus
+from workbench.chat.attachments import Attachment
 from workbench.chat.conversations import Message
+from workbench.chat.message_actions import MessageActions
 from workbench.chat.reply_markdown import neutralise
 from workbench.ui.messages import credits, escape_markdown
 
@@ -53,22 +55,64 @@ def reply_caption(status: str | None, charged: int | None) -> str | None:
     return f"{credits(charged)} · error"
 
 
-def show_history(history: list[Message]) -> None:
-    for message in history:
+def reply_details(message: Message) -> str | None:
+    """The small caption under a reply: its cost (and how it ended), tokens in and out, and how
+    long it took from Enter to its last word (replies saved before these were kept show only
+    their cost)."""
+    caption = reply_caption(message.status, message.credits)
+    if caption is None:
+        return None
+    parts = [caption]
+    if message.input_tokens is not None and message.output_tokens is not None:
+        parts.append(f"{message.input_tokens:,} → {message.output_tokens:,} tokens")
+    if message.duration_ms is not None:
+        parts.append(f"{message.duration_ms / 1000:.1f} s")
+    return " · ".join(parts)
+
+
+def show_history(history: list[Message], actions: MessageActions | None = None) -> None:
+    """The conversation; with ``actions``, each message's controls under it (copy; edit and
+    resend for the person's messages; regenerate for the last reply)."""
+    for index, message in enumerate(history):
         if message.role == "user":
             with st.chat_message("user"):
                 st.markdown(typed_text(message.content))
+                show_attachments(message)
+                if actions is not None:
+                    actions.for_question(message, index)
             continue
         with st.chat_message("assistant"):
             st.markdown(neutralise(message.content))
-            caption = reply_caption(message.status, message.credits)
-            if caption:
-                st.caption(caption)
+            details = reply_details(message)
+            if actions is not None:
+                # Only a reply that ends the conversation: regenerating one followed by an
+                # unanswered question would drop that question.
+                actions.for_reply(history, index, details, latest=index == len(history) - 1)
+            elif details:
+                st.caption(details)
 
 
-def show_typed(text: str) -> None:
+def show_attachments(message: Message) -> None:
+    """Attached files by name (a file name is typed text) and size; not the pictures
+    themselves, which would go through Streamlit's media store, open to anyone with the URL."""
+    for attachment in message.attachments:
+        icon = ":material/image:" if attachment.kind == "image" else ":material/description:"
+        st.caption(f"{icon} {escape_markdown(attachment.name)} · {_size(attachment.size)}")
+
+
+def _size(size: int) -> str:
+    if size < 1024:
+        return f"{size} bytes"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.0f} KB"
+    return f"{size / 1024 / 1024:.1f} MB"
+
+
+def show_typed(text: str, attachments: tuple[Attachment, ...] = ()) -> None:
     with st.chat_message("user"):
         st.markdown(typed_text(text))
+        for attachment in attachments:
+            st.caption(f":material/attach_file: {escape_markdown(attachment.name)}")
 
 
 def stream_reply(reply: Generator[str, None, None], stop_key: str) -> None:

@@ -1,6 +1,7 @@
 """The app's own tables (not money): local sign-in (passwords, its throttle and its web sessions),
-chat conversations with their messages, and billing's record of Stripe (offers, events,
-payments, subscriptions, customers, auto top-up). The credits themselves are the ledger's.
+chat conversations with their messages and the files attached to them, and billing's record of
+Stripe (offers, events, payments, subscriptions, customers, auto top-up). The credits themselves
+are the ledger's.
 
 They live in the ledger's database, beside its tables, with their own Alembic history
 (``workbench/db/migrations``, version table ``workbench_alembic_version``) so the ledger stays a
@@ -27,6 +28,7 @@ APP_TABLES = (
     "local_logins",
     "conversations",
     "messages",
+    "message_attachments",
     "sign_in_failures",
     "sign_in_locks",
     "web_sessions",
@@ -62,8 +64,27 @@ conversations = sa.Table(
     sa.Column("system_prompt", sa.Text, nullable=True),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
-    # The sidebar list: one user's conversations, most recent first.
-    sa.Index(None, "user_id", "updated_at"),
+    # Set by a delete, so it can be undone; ``Conversations.purge_deleted`` removes the row (and,
+    # by the cascades, its messages and their attachments) some minutes later.
+    sa.Column("deleted_at", UTCDateTime, nullable=True),
+    # The list: one user's conversations in one workspace, newest first, a page at a time. Partial,
+    # so deleted rows waiting for their purge are not in it; ``id`` breaks ties in the order.
+    sa.Index(
+        "ix_conversations_listed",
+        "user_id",
+        "workspace_id",
+        "updated_at",
+        "id",
+        sqlite_where=sa.text("deleted_at IS NULL"),
+        postgresql_where=sa.text("deleted_at IS NULL"),
+    ),
+    # The purge's look-up: only the few deleted rows are in it.
+    sa.Index(
+        "ix_conversations_deleted_at",
+        "deleted_at",
+        sqlite_where=sa.text("deleted_at IS NOT NULL"),
+        postgresql_where=sa.text("deleted_at IS NOT NULL"),
+    ),
 )
 
 messages = sa.Table(
@@ -84,9 +105,41 @@ messages = sa.Table(
     sa.Column("status", sa.String(16), nullable=True),
     # What the reply cost, in micro-credits (1 credit = 1,000,000; see ledger.amounts).
     sa.Column("credits", sa.BigInteger, nullable=True),
+    # A reply's tokens in and out and its time from Enter to the last word (NULL on the person's
+    # messages and on replies saved before they were kept).
+    sa.Column("input_tokens", sa.Integer, nullable=True),
+    sa.Column("output_tokens", sa.Integer, nullable=True),
+    sa.Column("duration_ms", sa.Integer, nullable=True),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.CheckConstraint("role IN ('user', 'assistant')", name="role"),
     sa.Index(None, "conversation_id", "id"),
+)
+
+# The files attached to a message (workbench.chat.attachments), in the order they were attached:
+# a picture keeps its bytes, a text file the text read out of it. Written in the message's
+# transaction; gone with it (cascade).
+message_attachments = sa.Table(
+    "message_attachments",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column(
+        "message_id",
+        sa.Integer,
+        sa.ForeignKey("messages.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("position", sa.Integer, nullable=False),
+    # The person's file name: untrusted text.
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("kind", sa.String(8), nullable=False),
+    sa.Column("media_type", sa.String(100), nullable=False),
+    sa.Column("size_bytes", sa.BigInteger, nullable=False),
+    sa.Column("text", sa.Text, nullable=True),
+    sa.Column("data", sa.LargeBinary, nullable=True),
+    sa.CheckConstraint("kind IN ('image', 'text')", name="kind"),
+    sa.CheckConstraint("size_bytes >= 0", name="size_nonnegative"),
+    # A message's attachments in order (and the cascade's look-up).
+    sa.Index(None, "message_id", "position", unique=True),
 )
 
 # Local sign-in's throttle (workbench.auth.throttle). A row is written as an attempt starts, before

@@ -19,6 +19,9 @@ from workbench.gateway.errors import InvalidRequest, ModelUnavailable
 
 Provider = Literal["demo", "openai", "anthropic", "openai_compatible"]
 Kind = Literal["chat", "image"]
+# What a chat model accepts beside typed text: pictures (vision), and text files read into the
+# message (PDF, Markdown, CSV...). A model that lists neither is offered no attachments.
+AttachmentKind = Literal["image", "text"]
 PROVIDER_NAMES: dict[str, str] = {
     "demo": "the offline demo",
     "openai": "OpenAI",
@@ -43,6 +46,7 @@ class ModelEntry(BaseModel):
     context_window: int = Field(default=0, ge=0)
     max_output_tokens: int = Field(default=0, ge=0)
     max_images: int = Field(default=0, ge=0, le=10)
+    attachments: tuple[AttachmentKind, ...] = ()
     api_base: str | None = None
     api_key_env: str | None = None
 
@@ -50,6 +54,8 @@ class ModelEntry(BaseModel):
     def _limits_for_kind(self) -> ModelEntry:
         if self.kind == "chat" and (self.context_window < 1 or self.max_output_tokens < 1):
             raise ValueError("a chat model needs context_window and max_output_tokens")
+        if self.kind == "image" and self.attachments:
+            raise ValueError("attachments are for chat models")
         if self.kind == "image" and self.max_images < 1:
             raise ValueError("an image model needs max_images (1 or more)")
         if self.provider == "openai_compatible" and not self.api_base:

@@ -73,6 +73,7 @@ from workbench.gateway.requests import (
     check_temperature,
     fingerprint,
     image_estimate,
+    priced_options,
 )
 from workbench.gateway.results import ChatResult, Estimate, ImageResult
 from workbench.gateway.retries import RETRY_WAIT_CAP_S
@@ -204,12 +205,10 @@ class Gateway:
         return image_estimate(entry, notice, price, n, size, quality)
 
     def image_options(self, model: str) -> dict[str, list[str]]:
-        """Sizes and, per size, qualities the model is priced for (what a picker may offer)."""
+        """Sizes and, per size, qualities the model is priced for (what a picker may offer),
+        cheapest quality first."""
         entry, _ = self._resolve(model, "image", True)
-        options: dict[str, list[str]] = {}
-        for size, quality in sorted(self.prices.current(entry.price).images):
-            options.setdefault(size, []).append(quality)
-        return options
+        return priced_options(self.prices.current(entry.price))
 
     # --- chat ----------------------------------------------------------------------------------
 

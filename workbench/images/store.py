@@ -7,10 +7,15 @@ it is what an idempotent replay finds: a finished image request returns these fi
 calling the provider again. Who may open them is decided by the caller (owner and admins), with
 ``owner`` read from the metadata. Folders written before images had types list no ``extensions``:
 their files are all PNG.
+
+Only the person who made a call's images may delete them (``delete``): an admin sees and downloads
+the workspace's images but does not throw away someone else's work. Deleting removes the files
+only; the usage row and the ledger lines of the call stay, as money history always does.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -20,6 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from workbench.images.raster import MEDIA_TYPES, RasterImage
+
+
+class NotTheOwner(Exception):
+    """Someone other than the person who made the images asked to delete them."""
 
 
 @dataclass(frozen=True)
@@ -95,6 +104,33 @@ class ImageStore:
             if extensions[index] in MEDIA_TYPES
         ]
         return meta, images
+
+    def delete(self, hold_id: int, *, user_id: int) -> int:
+        """Delete one call's images for ``user_id``, who must have made them (``NotTheOwner``
+        otherwise, and nothing is touched); how many image files went, 0 when the call has none
+        (never stored, or already deleted).
+
+        ``meta.json`` goes first: from that moment the call is neither listed nor served (the image
+        route answers 404), so a crash part-way leaves at worst unlisted files, never a half-shown
+        call. Of two deletes at once, the one that removes ``meta.json`` does the rest."""
+        meta = self.meta(hold_id)
+        if meta is None:
+            return 0
+        if meta.get("user_id") != user_id:
+            raise NotTheOwner("Only the person who made these images can delete them.")
+        folder = self._folder(hold_id)
+        try:
+            (folder / "meta.json").unlink()
+        except FileNotFoundError:
+            return 0
+        removed = 0
+        for path in folder.iterdir():
+            path.unlink(missing_ok=True)
+            if not path.name.startswith(".tmp-"):
+                removed += 1
+        with contextlib.suppress(OSError):  # not empty: unlisted already, nothing to undo
+            folder.rmdir()
+        return removed
 
     def meta(self, hold_id: int) -> dict[str, Any] | None:
         try:

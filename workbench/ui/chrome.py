@@ -41,12 +41,16 @@ def show_failure(error: Exception) -> None:
     Escaped: a message may quote a provider, or a switch's reason an operator typed."""
     st.error(escape_markdown(explain(error)))
     if concerns_credits(error):
-        credits_page = spec("credits")
-        st.page_link(
-            PAGES_DIR / credits_page.file,
-            label="My credits: balance, spending cap and history",
-            icon=credits_page.icon,
-        )
+        link_to_my_credits()
+
+
+def link_to_my_credits() -> None:
+    credits_page = spec("credits")
+    st.page_link(
+        PAGES_DIR / credits_page.file,
+        label="My credits: balance, spending cap and history",
+        icon=credits_page.icon,
+    )
 
 
 def show_estimate_problem(error: Exception) -> None:

@@ -15,7 +15,11 @@ from ledger.statuses import ProviderOutcome
 from workbench.gateway.catalogue import ModelEntry
 from workbench.gateway.keys import Credentials
 
-Message = Mapping[str, str]
+# {"role": ..., "content": ...}: content is text, or (a user's message) a list of OpenAI-style
+# parts, text and pictures as data URLs (``workbench.gateway.content``). Typed loosely because
+# callers pass what they were given; ``requests.check_chat`` checks it, and what reaches a
+# provider is the checked copy.
+Message = Mapping[str, object]
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,12 @@ import re
 import textwrap
 import time
 from collections.abc import Generator, Iterator
+from dataclasses import dataclass
 
 from PIL import Image, ImageDraw, ImageFont
 
 from workbench.gateway import tokens
+from workbench.gateway.content import FILE_LABEL, PICTURE_LABEL, parts_of, picture_urls, text_of
 from workbench.gateway.providers.base import (
     ChatCall,
     ChatReport,
@@ -43,11 +45,65 @@ _OPENINGS = (
 )
 
 
-def _last_user_text(messages: tuple[Message, ...]) -> str:
-    for message in reversed(messages):
-        if message.get("role") == "user":
-            return message.get("content", "")
-    return ""
+@dataclass(frozen=True)
+class _Asked:
+    """The last user message: what was typed, and what came with it (attached files' names and
+    words, pictures' names), read back from the parts the chat page writes."""
+
+    text: str
+    files: tuple[tuple[str, int], ...] = ()
+    pictures: tuple[str, ...] = ()
+
+
+def _last_asked(messages: tuple[Message, ...]) -> _Asked:
+    content = next((m.get("content") for m in reversed(messages) if m.get("role") == "user"), "")
+    if isinstance(content, str):
+        return _Asked(content)
+    typed: list[str] = []
+    files: list[tuple[str, int]] = []
+    pictures: list[str] = []
+    for part in parts_of(content):
+        if part.get("type") == "image_url":
+            continue
+        text = str(part.get("text", ""))
+        first, _, rest = text.partition("\n")
+        if first.startswith(FILE_LABEL):
+            files.append((first.removeprefix(FILE_LABEL), len(rest.split()) - 2))  # the fences
+        elif first.startswith(PICTURE_LABEL) and not rest:
+            pictures.append(first.removeprefix(PICTURE_LABEL))
+        else:
+            typed.append(text)
+    unnamed = len(picture_urls(content)) - len(pictures)
+    pictures += ["a picture"] * max(0, unnamed)
+    return _Asked("\n\n".join(typed), tuple(files), tuple(pictures))
+
+
+def _digest(messages: tuple[Message, ...]) -> bytes:
+    """The conversation as a digest; a picture counts by its own digest, not its megabytes."""
+
+    def cheap(value: object) -> object:
+        if isinstance(value, str):
+            return value
+        urls = picture_urls(value)
+        return text_of(value), [hashlib.sha256(url.encode()).hexdigest() for url in urls]
+
+    return hashlib.sha256(
+        repr([tuple((k, cheap(v)) for k, v in m.items()) for m in messages]).encode()
+    ).digest()
+
+
+def _attachment_lines(asked: _Asked) -> list[str]:
+    lines = [
+        f"You attached *{name}* ({words:,} words): a real model would read it with your message."
+        for name, words in asked.files
+    ]
+    if asked.pictures:
+        names = ", ".join(f"*{name}*" for name in asked.pictures)
+        lines.append(
+            f"I can't see pictures (I am a local program), but I received {names}; "
+            "a model that sees pictures would look at them."
+        )
+    return lines
 
 
 def _keywords(text: str, limit: int = 4) -> list[str]:
@@ -62,12 +118,13 @@ def _keywords(text: str, limit: int = 4) -> list[str]:
 
 def reply_for(messages: tuple[Message, ...]) -> str:
     """The demo's reply to a conversation: deterministic, labelled, shaped like a real answer."""
-    text = _last_user_text(messages).strip()
-    digest = hashlib.sha256(repr([tuple(m.items()) for m in messages]).encode()).digest()
+    asked = _last_asked(messages)
+    text = asked.text.strip()
+    digest = _digest(messages)
     words = text.split()
     keywords = _keywords(text) or ["your", "request"]
     turn = sum(1 for m in messages if m.get("role") == "user")
-    system = next((m.get("content", "") for m in messages if m.get("role") == "system"), "")
+    system = next((text_of(m.get("content")) for m in messages if m.get("role") == "system"), "")
     lines = [
         f"*{LABEL}*",
         "",
@@ -78,6 +135,7 @@ def reply_for(messages: tuple[Message, ...]) -> str:
     ]
     if text.endswith("?"):
         lines.append("Since that is a question, a real model would answer it directly here.")
+    lines += _attachment_lines(asked)
     if system:
         lines.append(f"I am following your instructions: “{textwrap.shorten(system, 80)}”.")
     lines += [

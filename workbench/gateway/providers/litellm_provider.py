@@ -175,6 +175,17 @@ def _image_cost(litellm_model: str, size: str, quality: str, n: int) -> float | 
         return None
 
 
+def _as_base64(litellm_model: str) -> dict[str, Any]:
+    """What asks for the images themselves rather than links to them. DALL·E answers with links
+    unless asked for ``b64_json`` (an OpenAI-compatible server may too); gpt-image models always
+    answer with the images and refuse the field (HTTP 400, "Unknown parameter"), so they are
+    sent none. litellm 1.110 refuses ``response_format`` for every OpenAI image model, so it
+    goes in ``extra_body``, which reaches the wire intact."""
+    if litellm_model.rpartition("/")[2].startswith("gpt-image"):
+        return {}
+    return {"extra_body": {"response_format": "b64_json"}}
+
+
 class LitellmProvider:
     def execute(self, call: ChatCall, report: ChatReport) -> Generator[str, None, None]:
         params: dict[str, Any] = {
@@ -225,10 +236,9 @@ class LitellmProvider:
             "n": call.n,
             "size": call.size,
             "quality": call.quality,
-            # litellm 1.110 refuses response_format for OpenAI image models, and puts
-            # extra_headers into the JSON body: these two spellings reach the wire intact.
-            "extra_body": {"response_format": "b64_json"},
+            # litellm 1.110 puts extra_headers into the JSON body: this spelling reaches the wire.
             "headers": dict(call.options.headers),
+            **_as_base64(call.model.litellm_model),
             **_connection(call.options),
         }
         try:
