@@ -152,9 +152,8 @@ def test_a_negative_age_is_refused(ledger: Ledger, store: Conversations, s: Seed
     assert snapshot(ledger.engine) == rows
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # PostgreSQL always enforces them
 def test_sqlite_connections_enforce_the_cascades(ledger: Ledger, store: Conversations) -> None:
     """The purge relies on ``ON DELETE CASCADE``: SQLite applies it only with foreign keys on."""
-    if ledger.engine.dialect.name != "sqlite":
-        pytest.skip("PostgreSQL always enforces foreign keys")
     with ledger.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar_one() == 1

@@ -9,24 +9,13 @@ from decimal import Decimal
 from ledger.amounts import credits
 from ledger.pricing import load_catalogue
 from ledger.service import Ledger
+from tests.test_gateway_images_gpt_image_1 import LIST_USD
 from workbench.config import DATA
 from workbench.gateway.catalogue import load
 
 MODEL = "openai/gpt-image-1"
 MARKUP = Decimal("1.2")
 CREDITS_PER_USD = 1000
-# OpenAI's list price per image, US$ (platform.openai.com pricing, and litellm's cost map).
-LIST_USD = {
-    ("1024x1024", "low"): Decimal("0.011"),
-    ("1024x1536", "low"): Decimal("0.016"),
-    ("1536x1024", "low"): Decimal("0.016"),
-    ("1024x1024", "medium"): Decimal("0.042"),
-    ("1024x1536", "medium"): Decimal("0.063"),
-    ("1536x1024", "medium"): Decimal("0.063"),
-    ("1024x1024", "high"): Decimal("0.167"),
-    ("1024x1536", "high"): Decimal("0.25"),
-    ("1536x1024", "high"): Decimal("0.25"),
-}
 EXPECTED = {key: credits(usd * CREDITS_PER_USD * MARKUP) for key, usd in LIST_USD.items()}
 
 

@@ -24,7 +24,6 @@ from typing import Any, Literal, Protocol
 import pypdf
 from PIL import Image
 
-from workbench.gateway.catalogue import ModelEntry
 from workbench.gateway.content import (
     FILE_LABEL,
     MAX_PICTURE_BYTES,
@@ -268,7 +267,17 @@ def _opened(reader: pypdf.PdfReader) -> bool:
         return False
 
 
-def check_accepts(entry: ModelEntry, attachments: Sequence[Attachment]) -> None:
+class TakesFiles(Protocol):
+    """A model as far as its files go: a catalogue entry, or the picker's choice."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def attachments(self) -> Sequence[str]: ...
+
+
+def check_accepts(entry: TakesFiles, attachments: Sequence[Attachment]) -> None:
     """``InvalidRequest`` if ``entry`` does not take some of these files, naming what it does."""
     refused = [a for a in attachments if a.kind not in entry.attachments]
     if not refused:

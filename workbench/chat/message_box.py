@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from workbench.chat.attachments import PICTURE_TYPES, TEXT_TYPES, Attachment, read_uploads
+from workbench.chat.attachments import Attachment, check_accepts, read_uploads
 from workbench.chat.model_choices import ModelChoice
 from workbench.gateway.errors import InvalidRequest
 from workbench.ui.messages import escape_markdown
@@ -19,15 +19,13 @@ PROMPT_KEY = "chat_prompt"
 
 def message_box(model: ModelChoice) -> tuple[str, tuple[Attachment, ...]] | None:
     """What the person sent this run, if anything: their text and the files, read."""
-    extensions = [
-        *(PICTURE_TYPES if "image" in model.attachments else ()),
-        *(TEXT_TYPES if "text" in model.attachments else ()),
-    ]
+    # Any file, of any size, may be picked: a type or size limit in the browser drops the file
+    # with a note on its chip and lets the text go alone, charged. Each file is checked here
+    # instead (type, size, content), and a refusal stops the whole message, with a sentence.
     typed = st.chat_input(
         f"Message {model.name}",
         key=PROMPT_KEY,
-        accept_file="multiple" if extensions else False,
-        file_type=extensions or None,
+        accept_file="multiple" if model.attachments else False,
     )
     if typed is None:
         return None
@@ -36,6 +34,7 @@ def message_box(model: ModelChoice) -> tuple[str, tuple[Attachment, ...]] | None
     text = typed.text or ""
     try:
         files = read_uploads(typed.files)
+        check_accepts(model, files)
     except InvalidRequest as error:
         st.error(escape_markdown(str(error)))
         if text:
