@@ -7,7 +7,6 @@ top-level ``pages/`` folder, deliberately not beside it.
 
 from __future__ import annotations
 
-import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -27,12 +26,6 @@ async def lifespan(_app: Any) -> AsyncIterator[None]:
     # Build the process's services before the first request: migrations run and the first
     # admin's password is printed now, and every session and route then shares them.
     bootstrap.services()
-    # Streamlit collects garbage after every script run (runner.postScriptGC): with litellm,
-    # pandas and Altair loaded that walked ~460,000 long-lived objects, 0.3-1 s per page switch
-    # on a 2-core machine (scripts/bench_ui.py). Frozen, what start-up built is skipped; what a
-    # run makes is still collected.
-    gc.collect()
-    gc.freeze()
     try:
         yield
     finally:
