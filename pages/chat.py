@@ -44,6 +44,13 @@ conversation_sidebar(store, who.user.id, who.workspace.id, selected)
 history = store.messages(who.user.id, selected) if selected is not None else []
 
 choices = chat_choices(svc.gateway)
+if not choices:
+    st.warning(
+        "No chat model is on offer: an operator has switched them off, or no provider has a "
+        "key. Ask the workbench's operators.",
+        icon=":material/block:",
+    )
+    st.stop()
 with st.container(horizontal=True, vertical_alignment="center"):
     settings = chat_settings(store, who.user.id, opened, choices)
     if opened is not None:

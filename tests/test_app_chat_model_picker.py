@@ -12,7 +12,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from ledger.amounts import parse_credits
-from tests.app_harness import AppEnv, app_env, assert_no_exception, loose_code
+from tests.app_harness import CHAT, AppEnv, app_env, assert_no_exception, loose_code
 from tests.chat_page_harness import MODEL_KEY, popover
 from tests.fake_providers import FakeProvider
 from tests.gateway_harness import UNPRICED, catalogue_with_unpriced_model
@@ -111,3 +111,16 @@ def test_the_picker_label_names_the_model_and_a_system_prompt(env: AppEnv) -> No
     assert popover(at, "chat_settings").proto.popover.label == "GPT-4o"
     at.text_area(key="system_prompt").set_value("Answer in French.").run()
     assert popover(at, "chat_settings").proto.popover.label == "GPT-4o · system prompt"
+
+
+def test_with_every_chat_model_switched_off_the_page_says_so(env: AppEnv) -> None:
+    """No model to pick: one sentence, no error box, nothing sent or charged."""
+    for model in env.svc.gateway.models("chat"):
+        env.svc.ledger.set_model_enabled(model.id, False, env.operator.id, reason="budget")
+    at = env.signed_in(env.member, CHAT)
+    assert_no_exception(at)
+    assert at.error == []
+    assert any("No chat model is on offer" in w.value for w in at.warning), [
+        w.value for w in at.warning
+    ]
+    assert env.usage_rows() == [] and env.holds() == []
