@@ -56,7 +56,9 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("workbench/chat/chat_settings.py", "[escape_markdown(c.summary) for c in choices]"): (
         "every caption escaped (the guard reads no comprehension)"
     ),
-    ("workbench/chat/transcript.py", "_size(attachment.size)"): "a file's size in bytes, an int",
+    ("workbench/chat/transcript.py", "file_size(attachment.size)"): (
+        "attachments.file_size: a size in bytes, formatted"
+    ),
     ("workbench/ui/chrome.py", "who.membership.role"): (
         "a role is one of ledger.schema.ROLES, which the database checks"
     ),

@@ -86,6 +86,15 @@ KIND_NAMES: dict[str, str] = {
 _BY_MEDIA_TYPE = {media: extension for extension, media in {**PICTURE_TYPES, **TEXT_TYPES}.items()}
 
 
+def file_size(size: int) -> str:
+    """A file's size as the conversation and its export show it: 12 bytes, 3.4 KB, 1.2 MB."""
+    if size < 1024:
+        return f"{size} bytes"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.1f} KB"
+    return f"{size / (1024 * 1024):.1f} MB"
+
+
 class Upload(Protocol):
     """A file as the browser sent it (Streamlit's ``UploadedFile`` is one)."""
 

@@ -15,7 +15,7 @@ import unicodedata
 
 from ledger.amounts import credits_text
 from ledger.statuses import UsageStatus
-from workbench.chat.attachments import Attachment
+from workbench.chat.attachments import Attachment, file_size
 from workbench.chat.conversations import Conversation, Message
 
 # What CommonMark reads as markup inside a line (a heading's text, a label, a list item).
@@ -115,12 +115,4 @@ def _open_fence(text: str) -> str | None:
 
 def _attachment(attachment: Attachment) -> str:
     kind = "picture" if attachment.kind == "image" else "text"
-    return f"{literal(attachment.name)} ({kind}, {_size(attachment.size)})"
-
-
-def _size(size: int) -> str:
-    if size < 1024:
-        return f"{size} bytes"
-    if size < 1024 * 1024:
-        return f"{size / 1024:.1f} KB"
-    return f"{size / (1024 * 1024):.1f} MB"
+    return f"{literal(attachment.name)} ({kind}, {file_size(attachment.size)})"

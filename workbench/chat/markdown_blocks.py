@@ -10,6 +10,12 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from workbench.chat.markdown_table_rows import (
+    DELIMITER_ROW,
+    delimiter_cells,
+    head_cells,
+)
+
 _CODE_INDENT = 4
 _BULLET = re.compile(r"[*+-]")
 _ORDERED = re.compile(r"(\d{1,9})([.)])")
@@ -20,7 +26,6 @@ _SETEXT = re.compile(r"(?:=+|-+)[ \t]*$")
 _THEMATIC = re.compile(r"(?:\*[ \t]*){3,}$|(?:_[ \t]*){3,}$|(?:-[ \t]*){3,}$")
 # Lines starting with none of these cannot start a block (a shortcut, as in commonmark.js).
 _MAYBE_SPECIAL = re.compile(r"[#`~*+_=<>0-9\-|:]")
-_DELIMITER_ROW = re.compile(r"\|?[ \t]*:?-+:?[ \t]*(?:\|[ \t]*:?-+:?[ \t]*)*\|?[ \t]*$")
 
 
 class TooMuchWork(Exception):
@@ -35,14 +40,6 @@ class Budget:
         self.left -= steps
         if self.left < 0:
             raise TooMuchWork
-
-
-def escaped_at(text: str, index: int) -> bool:
-    """Whether the character at ``index`` is escaped (an odd run of backslashes before it)."""
-    count = 0
-    while index - count - 1 >= 0 and text[index - count - 1] == "\\":
-        count += 1
-    return count % 2 == 1
 
 
 @dataclass
@@ -367,7 +364,7 @@ class Blocks:
         if (
             not self.indented
             and container.kind == "paragraph"
-            and _DELIMITER_ROW.match(rest)
+            and DELIMITER_ROW.match(rest)
             and ("|" in rest or ":" in rest)
         ):
             started = self._table(container)
@@ -439,8 +436,8 @@ class Blocks:
         head_number, head_column, lazy, head_indent, head_tabbed = paragraph.lines[-1]
         delimiter = self.line[self.next_nonspace :]
         head = self.lines[head_number][head_column:]
-        cells = _head_cells(head)
-        if cells is None or cells != _delimiter_cells(delimiter):
+        cells = head_cells(head)
+        if cells is None or cells != delimiter_cells(delimiter):
             return None
         if lazy or head_tabbed or self._tab_indent() or head_indent > 3:
             self.kills.append((self.number, self.next_nonspace))
@@ -460,45 +457,3 @@ class Blocks:
         table.lines.append((self.number, self.next_nonspace, False, 0, False))
         self.roles[head_number] = "text"
         return "plain"
-
-
-def _split_cells(row: str) -> list[str]:
-    cells: list[str] = []
-    current: list[str] = []
-    i = 0
-    while i < len(row):
-        c = row[i]
-        if c == "\\" and i + 1 < len(row) and row[i + 1] in "\\|":
-            current.append(row[i : i + 2])
-            i += 2
-            continue
-        if c == "|":
-            cells.append("".join(current))
-            current = []
-        else:
-            current.append(c)
-        i += 1
-    cells.append("".join(current))
-    return cells
-
-
-def _head_cells(row: str) -> int | None:
-    """How many cells GitHub counts in a table's head row (None: it cannot be one)."""
-    stripped = row.strip(" \t")
-    if not stripped or stripped == "|":
-        return None
-    cells = _split_cells(stripped)
-    if stripped.startswith("|"):
-        cells = cells[1:]
-    if len(cells) > 1 and stripped.endswith("|") and not escaped_at(stripped, len(stripped) - 1):
-        cells = cells[:-1]
-    return len(cells)
-
-
-def _delimiter_cells(row: str) -> int:
-    stripped = row.strip(" \t")
-    if stripped.startswith("|"):
-        stripped = stripped[1:]
-    if stripped.endswith("|"):
-        stripped = stripped[:-1]
-    return len(stripped.split("|"))

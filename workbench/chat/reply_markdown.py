@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from workbench.chat.markdown_blocks import Blocks as _Blocks
 from workbench.chat.markdown_blocks import Budget as _Budget
 from workbench.chat.markdown_blocks import TooMuchWork as _TooMuchWork
-from workbench.chat.markdown_blocks import escaped_at as _escaped_at
+from workbench.chat.markdown_table_rows import escaped_at as _escaped_at
 
 # What CommonMark lets a backslash escape (and so shows as the character itself).
 PUNCTUATION = frozenset(string.punctuation)

@@ -17,7 +17,7 @@ from collections.abc import Generator
 import streamlit as st
 
 from ledger.statuses import UsageStatus
-from workbench.chat.attachments import Attachment
+from workbench.chat.attachments import Attachment, file_size
 from workbench.chat.conversations import Message
 from workbench.chat.message_actions import MessageActions
 from workbench.chat.reply_markdown import neutralise
@@ -97,15 +97,7 @@ def show_attachments(message: Message) -> None:
     themselves, which would go through Streamlit's media store, open to anyone with the URL."""
     for attachment in message.attachments:
         icon = ":material/image:" if attachment.kind == "image" else ":material/description:"
-        st.caption(f"{icon} {escape_markdown(attachment.name)} · {_size(attachment.size)}")
-
-
-def _size(size: int) -> str:
-    if size < 1024:
-        return f"{size} bytes"
-    if size < 1024 * 1024:
-        return f"{size / 1024:.0f} KB"
-    return f"{size / 1024 / 1024:.1f} MB"
+        st.caption(f"{icon} {escape_markdown(attachment.name)} · {file_size(attachment.size)}")
 
 
 def show_typed(text: str, attachments: tuple[Attachment, ...] = ()) -> None:
