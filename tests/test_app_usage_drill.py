@@ -22,7 +22,7 @@ def calls(at: AppTest) -> Any:
 
 def test_drilling_into_a_model_shows_only_its_calls(env: AppEnv) -> None:
     everyone_calls(env)
-    at = usage_page(env, env.operator)
+    at = usage_page(env, env.operator, "Calls")
     models = sorted(set(calls(at)["model"]))
     assert len(models) > 1
     at.selectbox(key="usage_drill_model").set_value(models[0]).run()
@@ -33,7 +33,7 @@ def test_drilling_into_a_model_shows_only_its_calls(env: AppEnv) -> None:
 
 def test_drilling_into_a_user_shows_only_their_calls(env: AppEnv) -> None:
     everyone_calls(env)
-    at = usage_page(env, env.admin)
+    at = usage_page(env, env.admin, "Calls")
     at.selectbox(key="usage_drill_user").set_value(env.member.id).run()
     assert_no_exception(at)
     assert at.multiselect(key="usage_users").value == [env.member.id]
@@ -42,7 +42,7 @@ def test_drilling_into_a_user_shows_only_their_calls(env: AppEnv) -> None:
 
 def test_drilling_into_a_period_narrows_the_days_and_the_grouping(env: AppEnv) -> None:
     everyone_calls(env)
-    at = usage_page(env, env.operator)
+    at = usage_page(env, env.operator, "Calls")
     before = len(calls(at))
     labels = [label for label in at.selectbox(key="usage_drill_period").options if label != "—"]
     assert labels and all(label.startswith("day of ") for label in labels)
@@ -57,7 +57,7 @@ def test_drilling_into_a_period_narrows_the_days_and_the_grouping(env: AppEnv) -
 
 def test_a_member_has_no_user_drill(env: AppEnv) -> None:
     everyone_calls(env)
-    at = usage_page(env, env.member)
+    at = usage_page(env, env.member, "Calls")
     keys = [box.key for box in at.selectbox]
     assert "usage_drill_user" not in keys
     assert "usage_drill_model" in keys

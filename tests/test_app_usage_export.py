@@ -26,14 +26,14 @@ def test_the_page_does_not_build_the_export(env: AppEnv, monkeypatch: pytest.Mon
     everyone_calls(env)
     built: list[str] = []
     monkeypatch.setattr(tables, "export_frame", lambda *args: built.append("built"))
-    at = usage_page(env, env.admin)
+    at = usage_page(env, env.admin, "Calls")
     assert len(at.get("download_button")) == 2
     assert built == []
 
 
 def test_a_members_export_holds_their_calls_only(env: AppEnv) -> None:
     everyone_calls(env)
-    at = usage_page(env, env.member)  # syncs the mirror
+    at = usage_page(env, env.member, "Calls")  # syncs the mirror
     path = dashboard.mirror_path(env.svc.config)
     scope = scope_for(env.svc.ledger, env.member.id, env.workspace.id)
     ss = at.session_state

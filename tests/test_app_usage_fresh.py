@@ -3,7 +3,6 @@ cheaply when nothing is new), in the tiles and in the calls."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,13 +20,11 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[AppEnv]:
 
 def test_a_call_made_just_now_shows_after_a_rerun(env: AppEnv) -> None:
     make_calls(env, env.member, 3, "before")
-    at = usage_page(env, env.member)
+    at = usage_page(env, env.member, "Calls")
     assert metrics(at)["Requests"] == "3"
     make_calls(env, env.member, 1, "just-now")
-    started = time.monotonic()
     at.run()
     assert_no_exception(at)
-    assert time.monotonic() - started < 5
     assert metrics(at)["Requests"] == "4"
     [calls] = [frame for frame in tables(at) if "when" in frame.columns]
     assert len(calls) == 4
@@ -35,7 +32,7 @@ def test_a_call_made_just_now_shows_after_a_rerun(env: AppEnv) -> None:
 
 def test_the_calls_are_paged_newest_first(env: AppEnv) -> None:
     make_calls(env, env.member, 53, "many")
-    at = usage_page(env, env.member)
+    at = usage_page(env, env.member, "Calls")
     assert "Page 1 of 2 · 53 calls, newest first" in [c.value for c in at.caption]
     [first] = [frame for frame in tables(at) if "when" in frame.columns]
     assert len(first) == 50

@@ -11,7 +11,14 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.app_harness import AppEnv, all_text, app_env, assert_no_exception
-from tests.test_app_usage_renders import charts_text, everyone_calls, tables, usage_page
+from tests.test_app_usage_renders import (
+    charts_text,
+    everyone_calls,
+    open_section,
+    tab_labels,
+    tables,
+    usage_page,
+)
 
 
 @pytest.fixture
@@ -44,7 +51,11 @@ def test_a_member_sees_no_one_else_whatever_the_stacking(env: AppEnv) -> None:
         shown = everything_shown(at)
         for name in others(env):
             assert name not in shown, (by, name)
-    [calls] = [frame for frame in tables(at) if "user" in frame.columns]
+    for section in tab_labels(at)[1:]:
+        shown = everything_shown(open_section(at, section))
+        for name in others(env):
+            assert name not in shown, (section, name)
+    [calls] = [frame for frame in tables(at) if "user" in frame.columns]  # Calls, open last
     assert set(calls["user"]) == {env.member.username}
     assert len(calls) == len([r for r in env.usage_rows() if r.user_id == env.member.id])
 
@@ -53,6 +64,7 @@ def test_a_member_has_no_filter_or_table_by_person(env: AppEnv) -> None:
     everyone_calls(env)
     at = usage_page(env, env.member)
     assert "User" not in [m.label for m in at.multiselect]
+    assert "Top models and users" not in tab_labels(open_section(at, "Top models"))
     assert not {"Top users", "Credits by user and model"} & {s.value for s in at.subheader}
 
 

@@ -1,6 +1,7 @@
 """The Usage analytics page renders for a member, a workspace admin and an operator, with its
-tiles, charts and tables, from usage written through the ledger's real path (holds captured,
-released, timed out; refusals). The helpers here are shared by the other test_app_usage_ files."""
+tiles and each section's tab (charts, tables; only the open tab's), from usage written through
+the ledger's real path (holds captured, released, timed out; refusals). The helpers here are
+shared by the other test_app_usage_ files."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from streamlit.testing.v1 import AppTest
 from ledger.owners import User
 from tests.app_harness import AppEnv, all_text, app_env, assert_no_exception
 from tests.test_analytics_world import MODELS, write_call
+from workbench.analytics.sections import SECTION
 from workbench.ui.page_registry import spec
 
 # For ``AppTest.switch_page``: relative to the router's folder, like tests/app_harness.py's.
@@ -60,10 +62,24 @@ def everyone_calls(env: AppEnv) -> None:
     make_calls(env, env.operator, 3, "operator")
 
 
-def usage_page(env: AppEnv, user: User) -> AppTest:
+def usage_page(env: AppEnv, user: User, section: str | None = None) -> AppTest:
+    """Usage analytics as ``user`` sees it, with ``section``'s tab open (the first by default)."""
     at = env.signed_in(user, USAGE)
     assert_no_exception(at)
+    return at if section is None else open_section(at, section)
+
+
+def open_section(at: AppTest, name: str) -> AppTest:
+    """Open a section's tab, as a click on it does (the tab's label kept by key; one rerun)."""
+    assert name in tab_labels(at), (name, tab_labels(at))
+    at.session_state[SECTION] = name
+    at.run()
+    assert_no_exception(at)
     return at
+
+
+def tab_labels(at: AppTest) -> list[str]:
+    return [tab.label for tab in at.tabs]
 
 
 def tables(at: AppTest) -> list[Any]:
@@ -89,7 +105,7 @@ def charts_text(at: AppTest) -> str:
 
 
 @pytest.mark.parametrize("role", ["member", "admin", "operator"])
-def test_the_page_renders_for_every_level(env: AppEnv, role: str) -> None:
+def test_the_page_renders_every_section_for_every_level(env: AppEnv, role: str) -> None:
     everyone_calls(env)
     at = usage_page(env, getattr(env, role))
     assert [t.value for t in at.title] == [spec("usage").title]
@@ -97,7 +113,15 @@ def test_the_page_renders_for_every_level(env: AppEnv, role: str) -> None:
     shown = [m.label for m in at.main.metric]
     assert shown[: len(TILES)] == list(TILES)
     assert "Workspace credits spent" in shown
-    assert len(charts(at)) == 4  # credits, burn rate, requests and errors, latency
+    member = role == "member"
+    assert tab_labels(at) == (
+        ["Credits", "Requests and latency", "Top models", "Calls"]
+        if member
+        else ["Credits", "Requests and latency", "Top models and users", "Health", "Calls"]
+    )
+    # Credits, open first: the stacked credits and the burn rate, nothing of the other tabs.
+    assert len(charts(at)) == 2
+    assert tables(at) == []
     assert "Burn rate" in [s.value for s in at.subheader]
     # The workspace's pace and balance, as one plain sentence (a member sees workspace totals).
     assert any(
@@ -105,21 +129,41 @@ def test_the_page_renders_for_every_level(env: AppEnv, role: str) -> None:
     )
     assert "demo/chat" in charts_text(at)  # the credits chart stacks by model
     assert "Traceback" not in all_text(at)
+
+    open_section(at, "Requests and latency")
+    assert [s.value for s in at.subheader][-2:] == ["Requests and errors", "Latency"]
+    assert len(charts(at)) == 2 and tables(at) == []
+
+    open_section(at, "Top models" if member else "Top models and users")
     subheaders = [s.value for s in at.subheader]
-    if role == "member":
+    assert charts(at) == []
+    if member:
         assert "Top users" not in subheaders
-        assert len(tables(at)) == 2  # top models, calls
+        assert len(tables(at)) == 1  # top models
     else:
-        assert {"Top users", "Credits by user and model"} <= set(subheaders)
-        assert len(tables(at)) == 4
+        assert {"Top models", "Top users", "Credits by user and model"} <= set(subheaders)
+        assert len(tables(at)) == 3
+
+    open_section(at, "Calls")
+    assert len(tables(at)) == 1  # the calls
     assert [b.label for b in at.get("download_button")] == [
         "Download calls (CSV)",
         "Download calls (Parquet)",
     ]
+    assert "Traceback" not in all_text(at)
+
+
+def test_the_open_section_stays_open_when_a_filter_changes(env: AppEnv) -> None:
+    everyone_calls(env)
+    at = usage_page(env, env.admin, "Calls")
+    at.selectbox(key="usage_grain").set_value("week").run()
+    assert_no_exception(at)
+    assert at.session_state[SECTION] == "Calls"
+    assert [s.value for s in at.subheader][-1] == "Calls" and charts(at) == []
 
 
 def test_the_page_renders_with_no_usage_at_all(env: AppEnv) -> None:
-    at = usage_page(env, env.member)
+    at = usage_page(env, env.member, "Calls")
     assert at.error == []
     assert "No calls match." in [c.value for c in at.caption]
 

@@ -55,10 +55,10 @@ def test_an_operators_top_up_reaches_a_members_sidebar(
         review_top_up(page, TOP_UP, "quarterly budget")
         dialog = page.get_by_role("dialog")
         dialog.get_by_text("Balance after").wait_for()
-        confirm = dialog.get_by_role("button", name="Confirm")
-        confirm.click()
-        if confirm.is_visible():  # a double click: the same key, so at most one grant
-            confirm.click()
+        # A double click: both clicks reach the button before the dialog closes; they carry
+        # the same key, so at most one grant. (A second click after "is it still visible?"
+        # raced the dialog closing on a fast server and waited for a button that was gone.)
+        dialog.get_by_role("button", name="Confirm").dblclick()
         dialog.wait_for(state="hidden")
         wait_settled(page)
 

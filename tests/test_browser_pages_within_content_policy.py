@@ -23,6 +23,7 @@ from tests.browser_harness import (
     page_fixture,
     sign_in,
     start_app,
+    wait_settled,
 )
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=NO_CHROMIUM)
@@ -57,18 +58,24 @@ def violations(page: Page, console: list[str]) -> list[str]:
     return found + [line for line in console if "Content Security Policy" in line]
 
 
-def assert_charts_and_tables_drawn(page: Page) -> None:
-    charts = page.get_by_test_id("stVegaLiteChart")
-    tables = page.get_by_test_id("stDataFrame")
-    assert charts.count() > 0 and tables.count() > 0
-    for i in range(charts.count()):
-        charts.nth(i).scroll_into_view_if_needed()
-        charts.nth(i).locator('g[class*="mark-"] path').first.wait_for()
-    for i in range(tables.count()):
-        tables.nth(i).scroll_into_view_if_needed()
-        canvas = tables.nth(i).get_by_test_id("data-grid-canvas")
+def assert_drawn(page: Page, *, charts: int, tables: int) -> None:
+    """The open tab's Vega charts have marks and its grids a canvas with a width."""
+    drawn_charts = page.get_by_test_id("stVegaLiteChart")
+    drawn_tables = page.get_by_test_id("stDataFrame")
+    assert (drawn_charts.count(), drawn_tables.count()) == (charts, tables)
+    for i in range(charts):
+        drawn_charts.nth(i).scroll_into_view_if_needed()
+        drawn_charts.nth(i).locator('g[class*="mark-"] path').first.wait_for()
+    for i in range(tables):
+        drawn_tables.nth(i).scroll_into_view_if_needed()
+        canvas = drawn_tables.nth(i).get_by_test_id("data-grid-canvas")
         canvas.wait_for()
         assert (canvas.bounding_box() or {"width": 0})["width"] > 0
+
+
+def open_tab(page: Page, name: str) -> None:
+    page.get_by_role("tab", name=name, exact=True).click()
+    wait_settled(page)
 
 
 def test_every_page_works_under_the_policy(page: Page, app: AppServer) -> None:
@@ -99,7 +106,13 @@ def test_every_page_works_under_the_policy(page: Page, app: AppServer) -> None:
     assert violations(page, console) == [], "My credits"
 
     go(page, "usage")
-    assert_charts_and_tables_drawn(page)
+    assert_drawn(page, charts=2, tables=0)  # Credits: per period and the burn rate
+    open_tab(page, "Requests and latency")
+    assert_drawn(page, charts=2, tables=0)
+    open_tab(page, "Top models and users")
+    assert_drawn(page, charts=0, tables=3)
+    open_tab(page, "Calls")
+    assert_drawn(page, charts=0, tables=1)
     assert violations(page, console) == [], "Usage analytics"
 
     for url_path in ("admin_credits", "admin_pricing"):

@@ -36,6 +36,7 @@ from tests.app_harness import (
     assert_no_exception,
     button,
 )
+from tests.test_app_usage_renders import open_section, tab_labels
 from workbench.ui.messages import escape_markdown
 from workbench.ui.session import WORKSPACE_KEY
 
@@ -289,7 +290,13 @@ SHOWN_ON = {
     ("role", "page"), SHOWN_ON, ids=[f"{r}-{Path(p).stem}" for r, p in SHOWN_ON]
 )
 def test_every_page_shows_typed_text_literally(world: World, role: str, page: str) -> None:
-    seen = assert_literal(open_page(world, role, page))
+    at = open_page(world, role, page)
+    seen = assert_literal(at)
+    # Usage analytics sends only its open tab: every other section is opened and read too.
+    for section in tab_labels(at)[1:] if page == USAGE else []:
+        also = assert_literal(open_section(at, section))
+        seen.plain += also.plain
+        seen.markup += also.markup
     assert_shows(seen, *SHOWN_ON[(role, page)])
 
 

@@ -1,7 +1,8 @@
 """The Usage analytics page's logic (``pages/usage.py``): where the mirror lives and keeping it
 fresh, the choices the filter widgets offer within the viewer's scope, ``Filters`` from what was
-picked, every query the page shows in one ``View``, and the tiles and tables as people read them.
-Charts are in ``charts``, tables and the export in ``tables``, widgets in ``widgets``.
+picked, the page's sections (tabs) and the tiles above them as people read them. What each
+section shows is in ``sections``, charts in ``charts``, tables and the export in ``tables``,
+widgets in ``widgets``.
 
 Nothing here widens the scope: the queries add the viewer's condition themselves; this module only
 avoids offering a member what they may not see (other people as filters, tables or stacks).
@@ -21,11 +22,10 @@ from sqlalchemy.engine import Engine
 
 from ledger.amounts import format_credits
 from ledger.schema import USAGE_STATUSES
-from workbench.analytics import breakdowns, mirror, queries
-from workbench.analytics.breakdowns import HistogramBin, MatrixCell, Ranked
+from workbench.analytics import mirror, queries
 from workbench.analytics.errors import AnalyticsError
 from workbench.analytics.filters import Filters, Grain
-from workbench.analytics.queries import CreditsPoint, Figures, RequestsPoint, SeriesBy, Tiles
+from workbench.analytics.queries import CreditsPoint, Figures, SeriesBy, Tiles
 from workbench.analytics.scope import Level, Scope
 from workbench.config import Settings
 
@@ -200,36 +200,39 @@ def build_filters(
     )
 
 
-# --- everything the page shows -------------------------------------------------------------------
+# --- what the page shows ------------------------------------------------------------------------
+
+# The page's sections, each a tab that runs only when open (``sections.py``).
+CREDITS, TRAFFIC, HEALTH, CALLS = "Credits", "Requests and latency", "Health", "Calls"
+RANKINGS, RANKINGS_OWN = "Top models and users", "Top models"
+
+
+def section_names(scope: Scope) -> list[str]:
+    """The tabs the viewer gets: no people's ranking and no health figures for a member."""
+    if scope.level is Level.MEMBER:
+        return [CREDITS, TRAFFIC, RANKINGS_OWN, CALLS]
+    return [CREDITS, TRAFFIC, RANKINGS, HEALTH, CALLS]
 
 
 @dataclass(frozen=True)
-class View:
+class Headline:
     tiles: Tiles
     totals: Figures  # the viewer's current workspace, whole (totals only)
-    credits: list[CreditsPoint]
-    requests: list[RequestsPoint]
-    latency: list[HistogramBin]
-    top_models: list[Ranked]
-    top_users: list[Ranked]  # empty for a member
-    matrix: list[MatrixCell]  # empty for a member
 
 
-def load(path: Path, scope: Scope, filters: Filters, by: SeriesBy) -> View:
-    """Every figure, series and table of the page for ``filters`` within ``scope``."""
-    if by not in stack_options(scope):
-        raise AnalyticsError("as a member you can see only your own usage, not stacked by person")
-    member = scope.level is Level.MEMBER
-    return View(
+def headline(path: Path, scope: Scope, filters: Filters) -> Headline:
+    """The tiles above the sections, for ``filters`` within ``scope``."""
+    return Headline(
         tiles=queries.tiles(path, scope, filters),
         totals=queries.workspace_totals(path, scope, filters),
-        credits=queries.credits_series(path, scope, filters, by),
-        requests=queries.requests_series(path, scope, filters),
-        latency=breakdowns.latency_histogram(path, scope, filters),
-        top_models=breakdowns.top_models(path, scope, filters),
-        top_users=[] if member else breakdowns.top_users(path, scope, filters),
-        matrix=[] if member else breakdowns.user_model_matrix(path, scope, filters),
     )
+
+
+def credits_series(path: Path, scope: Scope, filters: Filters, by: SeriesBy) -> list[CreditsPoint]:
+    """Credits per period stacked by ``by``, which must be a stack the viewer is offered."""
+    if by not in stack_options(scope):
+        raise AnalyticsError("as a member you can see only your own usage, not stacked by person")
+    return queries.credits_series(path, scope, filters, by)
 
 
 # --- tiles ---------------------------------------------------------------------------------------
@@ -274,9 +277,9 @@ def _delta_int(now: int, before: int, shown: str) -> str | None:
     return _signed(shown, now - before)
 
 
-def tiles(view: View) -> list[Tile]:
+def tiles(found: Tiles) -> list[Tile]:
     """The headline tiles with their change against the previous period of the same length."""
-    now, was = view.tiles.current, view.tiles.previous
+    now, was = found.current, found.previous
 
     def counted(label: str, a: int, b: int, color: str = "normal") -> Tile:
         return Tile(label, _count(a), _delta_int(a, b, _count(a - b)), color)

@@ -54,7 +54,13 @@ cli.add_command(webhook_commands.group)
     show_default=True,
     help="Create the demo workspace when the database has none.",
 )
-def run(port: int, seed: bool) -> None:
+@click.option(
+    "--reload/--no-reload",
+    default=False,
+    show_default=True,
+    help="Watch the source and rerun pages when a file is saved (for editing the app).",
+)
+def run(port: int, seed: bool, reload: bool) -> None:
     """Migrate the database, seed a demo workspace once, and start the app."""
 
     def prepare(book: Ledger, _config: Settings) -> None:
@@ -68,6 +74,8 @@ def run(port: int, seed: bool) -> None:
     print(f"Starting the workbench on http://localhost:{port} (Ctrl-C stops it)", flush=True)
     command = [sys.executable, "-m", "streamlit", "run", str(APP_SCRIPT)]
     options = ["--server.headless=true", f"--server.port={port}"]
+    if reload:  # .streamlit/config.toml leaves the watcher off: it slows every page run
+        options += ["--server.fileWatcherType=auto", "--server.runOnSave=true"]
     os.execv(sys.executable, [*command, *options, "--browser.gatherUsageStats=false"])
 
 
