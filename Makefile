@@ -28,6 +28,8 @@ $(DEV): requirements.txt requirements-dev.txt pyproject.toml | $(PY)
 	@touch $@ $(RUNTIME)
 
 PORT ?= 8501
+# pytest workers for `make test` (pytest-xdist): one per core by default; 0 runs in one process.
+TEST_WORKERS ?= auto
 
 ## run: prepare the embedded database (migrate, seed a demo workspace once) and start the app
 run: $(RUNTIME)
@@ -37,7 +39,7 @@ run: $(RUNTIME)
 test: lint
 	@if [ -z "$$WORKBENCH_TEST_POSTGRES_URL" ]; then \
 	  echo "NOTE: WORKBENCH_TEST_POSTGRES_URL is not set: the PostgreSQL tests will be SKIPPED."; fi
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 lint: $(DEV)
 	$(VENV)/bin/ruff check .

@@ -171,3 +171,14 @@ def test_the_page_renders_with_no_usage_at_all(env: AppEnv) -> None:
 def test_the_mirror_lives_in_the_tests_folder(env: AppEnv) -> None:
     usage_page(env, env.member)
     assert (env.tmp_path / "analytics.duckdb").exists()
+
+
+def test_a_tab_the_viewer_does_not_have_opens_credits_instead(env: AppEnv) -> None:
+    # Kept from a workspace the person runs, then viewed as a member (a workspace switch).
+    everyone_calls(env)
+    at = usage_page(env, env.member)
+    at.session_state[SECTION] = "Health"
+    at.run()
+    assert_no_exception(at)
+    assert "Health" not in tab_labels(at)
+    assert [s.value for s in at.subheader][-2:] == ["Credits per period", "Burn rate"]

@@ -13,6 +13,7 @@ import math
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from importlib.metadata import version
 from pathlib import Path
@@ -40,18 +41,23 @@ STEPS = ("sign_in_s", "first_token_s", "reply_saved_s", "image_s", "bare_page_sw
 
 
 def bench(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """The script as ``make bench`` runs it, with its temporary files under ``tmp_path``."""
+    """The script as ``make bench`` runs it, with its temporary files in a folder of its own.
+
+    Not ``tmp_path`` itself: under pytest-xdist it is long enough that Chromium's profile socket
+    (``…/org.chromium.Chromium.XXXXXX/SingletonSocket``) passes the 107-byte limit of a Unix
+    socket path and Chromium aborts. ``tmp_path`` only names the short folder."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("WORKBENCH_", "STREAMLIT_"))}
-    env["TMPDIR"] = str(tmp_path)
-    return subprocess.run(
-        [sys.executable, "-m", "scripts.bench_ui", *args],
-        check=False,
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    with tempfile.TemporaryDirectory(prefix=f"bui-{tmp_path.name[:8]}-") as short:
+        env["TMPDIR"] = short
+        return subprocess.run(
+            [sys.executable, "-m", "scripts.bench_ui", *args],
+            check=False,
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
 
 
 def measured(value: Any) -> bool:

@@ -60,16 +60,20 @@ def show(viewing: Viewing) -> None:
 
 def _credits(v: Viewing) -> None:
     st.subheader("Credits per period")
-    by = st.segmented_control(
-        "Stack by",
-        ud.stack_options(v.scope),
-        default="model",
-        key=STACK,
-        format_func=str.capitalize,
+    # A click on the chosen stack unchooses it: model again.
+    by = (
+        st.segmented_control(
+            "Stack by",
+            ud.stack_options(v.scope),
+            default="model",
+            key=STACK,
+            format_func=str.capitalize,
+        )
+        or "model"
     )
     grain = v.filters.grain
-    series = ud.credits_series(v.path, v.scope, v.filters, by or "model")
-    st.altair_chart(charts.credits_chart(series, grain, by or "model"), width="stretch")
+    series = ud.credits_series(v.path, v.scope, v.filters, by)
+    st.altair_chart(charts.credits_chart(series, grain, by), width="stretch")
     st.subheader("Burn rate")
     now = datetime.now(UTC)
     pace = burn.forecast(v.path, v.scope, v.ledger, v.account_id, now)
