@@ -41,8 +41,10 @@ def choose_workspace(page: Page, name: str) -> None:
     picker = sidebar(page).get_by_role("combobox", name="Workspace")
     picker.click()
     page.get_by_role("option", name=name, exact=True).click()
-    expect(picker).to_have_value(name)
+    # Settled first: while the switch's run draws, the sidebar can briefly hold the old picker
+    # (stale) beside the new one, and a strict locator then matches two.
     wait_settled(page)
+    expect(picker).to_have_value(name)
 
 
 def test_switching_workspace_mid_reply_ends_it_cleanly_where_it_was_sent(
