@@ -32,11 +32,11 @@ READS = (
 )
 
 
-def workbench(url: str, *args: str) -> str:
-    """``workbench ARGS`` against ``url``, as a person's shell runs it; its output."""
+def run_workbench(url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """``workbench ARGS`` against ``url``, as a person's shell runs it."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("WORKBENCH_")}
     env["WORKBENCH_DATABASE_URL"] = url
-    done = subprocess.run(
+    return subprocess.run(
         [sys.executable, "-m", "workbench", *args],
         cwd=ROOT,
         capture_output=True,
@@ -45,6 +45,11 @@ def workbench(url: str, *args: str) -> str:
         timeout=120,
         check=False,
     )
+
+
+def workbench(url: str, *args: str) -> str:
+    """``workbench ARGS``'s output; it must succeed."""
+    done = run_workbench(url, *args)
     assert done.returncode == 0, f"workbench {' '.join(args)}: {done.stdout}{done.stderr}"
     return done.stdout
 
@@ -82,17 +87,7 @@ def assert_tampering_is_caught(restored_url: str) -> None:
     with engine.begin() as conn:
         conn.execute(sa.text("UPDATE accounts SET balance = balance + 1"))
     engine.dispose()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WORKBENCH_")}
-    env["WORKBENCH_DATABASE_URL"] = restored_url
-    done = subprocess.run(
-        [sys.executable, "-m", "workbench", "ledger", "verify"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-    )
+    done = run_workbench(restored_url, "ledger", "verify")
     assert done.returncode == 1, done.stdout + done.stderr
     assert "mismatch" in done.stdout + done.stderr
 
