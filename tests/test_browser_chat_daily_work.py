@@ -176,9 +176,11 @@ def test_edit_and_resend_replaces_the_question_and_its_reply(app: AppServer, pag
         asked, old = records.messages(conversation.id)
         usage_before = len(records.usage())
 
+        # Settled first: the rerun after the saved reply redraws the message and its popover.
+        wait_settled(page)
         body = open_popover(page, f"edit-{asked.id}")
         box = body.get_by_role("textbox", name="Your message")
-        assert box.input_value() == first
+        expect(box).to_have_value(first)
         box.fill(edited)
         body.get_by_role("button", name="Send edited message").click()
         saved = wait_replaced(page, records, conversation.id, old)
