@@ -235,8 +235,9 @@ def read_only_connection(engine: Engine) -> Iterator[Connection]:
             yield connection
 
 
-# Any fixed number: PostgreSQL's advisory lock that serialises processes migrating at once.
-_MIGRATION_LOCK = 0x5745_4C44  # "WELD": workbench ledger
+# Any fixed number: PostgreSQL's advisory lock that serialises processes migrating at once (public
+# so that a test can hold it and make processes meet there).
+MIGRATION_LOCK = 0x5745_4C44  # "WELD": workbench ledger
 
 
 def alembic_config(connection: Connection | None = None, location: Path = MIGRATIONS) -> Config:
@@ -269,7 +270,7 @@ def _run_migrations(engine: Engine, run: Callable[[Config], None], location: Pat
     with write_transaction(engine) as connection:
         if connection.dialect.name == "postgresql":
             connection.execute(
-                sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK}
+                sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK}
             )
         run(alembic_config(connection, location))
 

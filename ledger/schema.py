@@ -18,7 +18,16 @@ from sqlalchemy.engine import Dialect
 from ledger.statuses import HoldStatus, UsageStatus
 
 ROLES = ("admin", "member")
-AUDIT_TARGETS = ("workspace", "user", "membership", "grant", "hold", "model", "feature")
+AUDIT_TARGETS = (
+    "workspace",
+    "user",
+    "membership",
+    "grant",
+    "hold",
+    "model",
+    "feature",
+    "retention",
+)
 GRANT_KINDS = ("paid", "plan", "promo", "adjustment")
 HOLD_STATUSES = tuple(status.value for status in HoldStatus)
 ENTRY_KINDS = ("grant", "hold", "capture", "release", "expire", "refund", "adjustment")
@@ -399,4 +408,52 @@ audit_events = sa.Table(
     # The audit view: one workspace's events newest first; everyone's by time.
     sa.Index(None, "workspace_id", "id"),
     sa.Index(None, "created_at"),
+)
+
+# --- retention (workbench.retention) -------------------------------------------------------------
+# The measures of ``purged_usage_daily``: what the usage dashboards sum over a day's rows.
+PURGED_USAGE_MEASURES = (
+    "requests",
+    "credits",
+    "usd_cost_nanos",
+    "usd_cost_unknown",
+    "credits_costed",
+    "input_tokens",
+    "output_tokens",
+    "cached_tokens",
+    "images",
+    "latency_ms_sum",
+    "latency_count",
+)
+
+# The daily totals of the usage rows the retention purge removed, per UTC day and the dashboards'
+# key: the rows go, their sums stay, so analytics over whole days read the same after a purge (and
+# a new analytics mirror, filled from the database, finds them). A purge batch deletes its rows and
+# adds them here in one transaction; ``generation`` is the batch that last added to a row, so a
+# mirror re-reads only the days that changed since it last looked.
+purged_usage_daily = sa.Table(
+    "purged_usage_daily",
+    metadata,
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("workspace_id", sa.Integer, sa.ForeignKey("workspaces.id"), primary_key=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), primary_key=True),
+    sa.Column("model", sa.String(200), primary_key=True),
+    sa.Column("feature_key", sa.String(64), primary_key=True),
+    sa.Column("provider", sa.String(32), primary_key=True),
+    sa.Column("status", sa.String(16), primary_key=True),
+    *(sa.Column(name, sa.BigInteger, nullable=False) for name in PURGED_USAGE_MEASURES),
+    sa.Column("generation", sa.BigInteger, nullable=False),
+    sa.Index(None, "generation"),
+)
+
+# One row: how many purge batches have removed usage rows (``generation``, which each such batch
+# raises in its transaction, so batches queue on this row and commit in the order of their
+# numbers) and the newest usage cut-off applied (usage rows created before it may be gone).
+usage_purge_state = sa.Table(
+    "usage_purge_state",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("generation", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("purged_before", UTCDateTime, nullable=True),
+    sa.CheckConstraint("id = 1", name="one_row"),
 )

@@ -1,9 +1,10 @@
 """Drive the real app in headless Chromium.
 
 The server side starts ``streamlit run workbench/app.py`` (as ``make run`` does) on a free port
-with its own SQLite file and image folder, seeded by ``workbench ledger seed``; it reads the
-first admin's password from the app's console and sets the member's with
-``workbench auth set-password``.
+with its own SQLite file (or a given PostgreSQL database) and image folder, seeded by
+``workbench ledger seed``; it reads the first admin's password from the app's console and sets
+the member's with ``workbench auth set-password``. ``start_replica`` starts another app process
+on the same database, as a second replica behind a load balancer.
 The browser side is Playwright's sync API on Debian's Chromium (``/usr/bin/chromium``, through
 ``executable_path``: Playwright's own browser download is not used), with helpers that find
 things by Streamlit's ``data-testid`` attributes. The browser tests and ``scripts/screenshots.py``
@@ -78,9 +79,16 @@ def free_port() -> int:
         return port
 
 
-def app_env(workdir: Path, *, stream_delay_s: float, balance_refresh_s: float) -> dict[str, str]:
+def app_env(
+    workdir: Path,
+    *,
+    stream_delay_s: float,
+    balance_refresh_s: float,
+    database_url: str | None = None,
+) -> dict[str, str]:
     """This machine's environment without workbench or provider settings of its own (so only the
-    offline demo models are offered), plus a fresh database and image folder under ``workdir``."""
+    offline demo models are offered), plus a fresh database and image folder under ``workdir``
+    (or the database at ``database_url``: an empty PostgreSQL database, say)."""
     dropped = {
         "OPENAI_API_KEY",
         "OPENAI_BASE_URL",
@@ -96,7 +104,7 @@ def app_env(workdir: Path, *, stream_delay_s: float, balance_refresh_s: float) -
     }
     env.update(
         {
-            "WORKBENCH_DATABASE_URL": f"sqlite:///{workdir / 'workbench.db'}",
+            "WORKBENCH_DATABASE_URL": database_url or f"sqlite:///{workdir / 'workbench.db'}",
             "WORKBENCH_IMAGE_DIR": str(workdir / "images"),
             "WORKBENCH_AUTH_MODE": "local",
             "WORKBENCH_DEMO_STREAM_DELAY_S": str(stream_delay_s),
@@ -170,6 +178,7 @@ def start_app(
     balance_refresh_s: float = QUIET_BALANCE_REFRESH_S,
     probe_health: bool = True,
     extra_env: dict[str, str] | None = None,
+    database_url: str | None = None,
 ) -> AppServer:
     """Seed a fresh database, start the app (its environment ``app_env`` plus ``extra_env``),
     read the first admin's password from its console, then set the member's password (after the
@@ -178,11 +187,53 @@ def start_app(
     With ``probe_health`` ``/_stcore/health`` is polled until it answers. Without it the app is
     ready once its console has shown the password and the port accepts a bare TCP connection (no
     HTTP), so the caller's own first request is the first HTTP request the server ever gets.
+    ``database_url`` puts the app on that (empty) database instead of a SQLite file in
+    ``workdir``; ``start_replica`` then starts more app processes on it.
     """
     workdir.mkdir(parents=True, exist_ok=True)
-    env = app_env(workdir, stream_delay_s=stream_delay_s, balance_refresh_s=balance_refresh_s)
+    env = app_env(
+        workdir,
+        stream_delay_s=stream_delay_s,
+        balance_refresh_s=balance_refresh_s,
+        database_url=database_url,
+    )
     env.update(extra_env or {})
     run_cli(["ledger", "seed"], env)
+    server = _launch(workdir, env, member_password=secrets.token_urlsafe(12))
+    try:
+        _wait_until_ready(server, probe_health=probe_health)
+        server.cli("auth", "set-password", MEMBER, stdin=server.member_password)
+    except BaseException:
+        server.stop()
+        raise
+    return server
+
+
+def start_replica(
+    first: AppServer, workdir: Path, *, extra_env: dict[str, str] | None = None
+) -> AppServer:
+    """Another app process on ``first``'s database and image folder, as replicas behind a load
+    balancer share them (a PostgreSQL database: see ``start_app``'s ``database_url``): its own
+    port, console and ``workdir/server.log``, the same people with the same passwords, nothing
+    seeded. Its environment is ``first``'s plus ``extra_env``. Ready once ``/_stcore/health``
+    answers."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    env = {**first.env, **(extra_env or {})}
+    server = _launch(
+        workdir, env, member_password=first.member_password, admin_password=first.admin_password
+    )
+    try:
+        _wait_until_ready(server, probe_health=True)
+    except BaseException:
+        server.stop()
+        raise
+    return server
+
+
+def _launch(
+    workdir: Path, env: dict[str, str], *, member_password: str, admin_password: str = ""
+) -> AppServer:
+    """``streamlit run workbench/app.py`` on a free loopback port, its console pumped."""
     port = free_port()
     process = subprocess.Popen(
         [
@@ -203,14 +254,10 @@ def start_app(
         text=True,
         bufsize=1,
     )
-    server = AppServer(process, port, workdir, env, member_password=secrets.token_urlsafe(12))
+    server = AppServer(
+        process, port, workdir, env, member_password=member_password, admin_password=admin_password
+    )
     threading.Thread(target=_pump_console, args=(server,), daemon=True).start()
-    try:
-        _wait_until_ready(server, probe_health=probe_health)
-        server.cli("auth", "set-password", MEMBER, stdin=server.member_password)
-    except BaseException:
-        server.stop()
-        raise
     return server
 
 

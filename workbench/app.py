@@ -3,6 +3,10 @@
 An ``st.App`` so the same server can carry extra HTTP routes (the Stripe webhook joins it in a
 later issue). The script every session runs is ``ui/router.py``; the pages are in the
 top-level ``pages/`` folder, deliberately not beside it.
+
+Logging is set up as the server loads this module, before the services are built: every line
+from then on (Streamlit's own included) goes out in the configured format
+(``workbench.observability.logs``).
 """
 
 from __future__ import annotations
@@ -16,9 +20,13 @@ import streamlit as st
 from starlette.middleware import Middleware
 
 from workbench import bootstrap
+from workbench.config import settings
+from workbench.observability import logs
 from workbench.web import headers
 from workbench.web import routes as web_routes
 from workbench.web.sign_in_gate import SignInGate
+
+logs.configure(settings())
 
 
 @asynccontextmanager

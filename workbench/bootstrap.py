@@ -22,6 +22,7 @@ from workbench.billing.service import Billing, open_billing
 from workbench.chat.conversations import Conversations
 from workbench.config import Settings, settings
 from workbench.db.ledger_access import open_ledger
+from workbench.db.migrate import start_up_lock
 from workbench.gateway.facade import Gateway
 from workbench.gateway.setup import build_gateway
 from workbench.web import log_redaction
@@ -90,7 +91,9 @@ def announce_first_admin(services: Services) -> str | None:
     """Local sign-in's first start: create ``admin`` with a random password and print it once."""
     if services.config.auth_mode != "local":
         return None
-    password = services.logins.create_first_admin(services.ledger)
+    # Replicas starting together on an empty database: one creates the admin, the others find it.
+    with start_up_lock(services.ledger.engine):
+        password = services.logins.create_first_admin(services.ledger)
     if password is not None:
         banner = "=" * 72
         print(

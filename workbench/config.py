@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=20, gt=0)
     sqlite_synchronous: Literal["OFF", "NORMAL", "FULL", "EXTRA"] = "NORMAL"
     sqlite_busy_timeout_s: float = Field(default=30.0, gt=0)
+    # The usage dashboards' DuckDB copy (workbench.analytics.mirror): rebuilt from the database,
+    # one per process that writes it. Unset: beside the image folder. Set it to a local path when
+    # the image folder is a volume several replicas share (DuckDB allows one writing process).
+    analytics_mirror: Path | None = None
 
     # --- sign-in ----------------------------------------------------------------------------
     auth_mode: Literal["local", "oidc", "proxy"] = Field(
@@ -105,6 +109,26 @@ class Settings(BaseSettings):
     stripe_api_base: str | None = None
     stripe_timeout_s: float = Field(default=20.0, gt=0, le=120)
     plans: Path = Field(default=DATA / "plans.toml")
+
+    # --- observability (workbench.observability) ------------------------------------------------
+    # One log line per record on stderr: JSON objects (with the call's request id) or plain text.
+    log_format: Literal["json", "text"] = "json"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    # Prompts and replies in the log: only for debugging, never on in production.
+    log_prompts: bool = False
+    # /metrics answers loopback clients; any other client needs "Authorization: Bearer <this>"
+    # (without it, they get 403).
+    metrics_token: SecretStr | None = None
+
+    # --- retention (workbench.retention) --------------------------------------------------------
+    # Days kept by `workbench purge`; unset keeps forever (0 is refused: it would keep nothing).
+    # Whatever is older than the start (00:00 UTC) of the day that many days ago goes:
+    # conversations by their last message (with their messages and attached files), stored images
+    # by their call, raw usage rows into daily totals (analytics over whole days stay the same).
+    # The journal and the audit trail are never purged.
+    retention_conversation_days: int | None = Field(default=None, ge=1, le=36_500)
+    retention_image_days: int | None = Field(default=None, ge=1, le=36_500)
+    retention_usage_days: int | None = Field(default=None, ge=1, le=36_500)
 
 
 @lru_cache(maxsize=1)

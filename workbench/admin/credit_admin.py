@@ -41,6 +41,7 @@ AUDIT_ACTIONS = (
     "price.change",
     "model.switch",
     "feature.switch",
+    "retention.purge",
 )
 TOP_UP_KINDS = ("paid", "plan", "promo", "adjustment")
 # The account table's sort choices: label -> (column, descending).

@@ -22,7 +22,7 @@ from sqlalchemy.engine import Engine
 
 from ledger.amounts import format_credits
 from ledger.schema import USAGE_STATUSES
-from workbench.analytics import mirror, queries
+from workbench.analytics import mirror, queries, rollups
 from workbench.analytics.errors import AnalyticsError
 from workbench.analytics.filters import Filters, Grain
 from workbench.analytics.queries import CreditsPoint, Figures, SeriesBy, Tiles
@@ -49,8 +49,10 @@ _NANOS_PER_USD: Final = 10**9
 
 
 def mirror_path(config: Settings) -> Path:
-    """The DuckDB mirror beside the app's other files: the image folder's parent (``data/`` by
-    default, a test's temporary folder under test)."""
+    """The DuckDB mirror: ``WORKBENCH_ANALYTICS_MIRROR``, else beside the app's other files, in
+    the image folder's parent (``data/`` by default, a test's temporary folder under test)."""
+    if config.analytics_mirror is not None:
+        return Path(config.analytics_mirror)
     return Path(config.image_dir).parent / "analytics.duckdb"
 
 
@@ -92,8 +94,11 @@ def choices(path: Path, scope: Scope) -> Choices:
     with mirror.connect(path) as con:
 
         def distinct(column: str) -> list[str]:
+            # From the daily rollup: it holds every mirrored row's values, those of days whose
+            # raw rows were purged too (``workbench purge``), in far fewer rows.
             rows = con.execute(
-                f"SELECT DISTINCT {column} FROM usage WHERE {condition} ORDER BY 1", params
+                f"SELECT DISTINCT {column} FROM {rollups.TABLE} WHERE {condition} ORDER BY 1",
+                params,
             ).fetchall()
             return [str(row[0]) for row in rows]
 

@@ -2,8 +2,10 @@
 turns into together with a viewer's ``Scope``.
 
 Aggregates over whole UTC days in UTC display time read the daily rollup instead of the raw rows
-(``Source``): the same figures from a table a few hundred times smaller. Everything else (hours,
-another display time zone, part-days, percentiles, single calls) reads the raw rows.
+(``Source``): the same figures from a table a few hundred times smaller, and the only ones that
+still count the rows usage retention has purged (their sums stay in the rollup). Everything else
+(hours, another display time zone, part-days, percentiles, single calls) reads the raw rows, and
+so over a purged period sees only the rows still kept.
 """
 
 from __future__ import annotations
@@ -150,7 +152,7 @@ ROLLUP: Final = Source(
         "calls": "coalesce(sum(requests) FILTER (WHERE status <> 'refused'), 0)",
         "usd_cost_nanos": "coalesce(sum(usd_cost_nanos), 0)",
         "usd_cost_unknown": "coalesce(sum(usd_cost_unknown), 0)",
-        # Rollup rows mix known and unknown costs: the credits of known-cost rows are not kept.
+        "credits_costed": "coalesce(sum(credits_costed), 0)",
         "input_tokens": "coalesce(sum(input_tokens), 0)",
         "output_tokens": "coalesce(sum(output_tokens), 0)",
         "cached_tokens": "coalesce(sum(cached_tokens), 0)",

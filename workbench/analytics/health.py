@@ -6,7 +6,9 @@ ledger database itself (not the mirror), because each figure checks the mirror's
 - calls on unpriced models: usage rows of calls that got a hold without a price version (the
   gateway refuses unpriced models before any hold, so this must read 0);
 - drift: credits captured in the journal against credits in usage rows over the same period
-  (both are written in the capture's transaction with the same time, so this must read 0).
+  (both are written in the capture's transaction with the same time, so this must read 0). Usage
+  retention deletes old rows but never journal lines, so drift is compared only from the newest
+  usage cut-off on (``usage_purge_state.purged_before``): before it the rows may be gone.
 
 Scoped like every analytics figure: an operator sees every workspace (or those filtered), an
 admin the workspaces they run; a member sees no health figures.
@@ -21,7 +23,15 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from ledger import db
-from ledger.schema import accounts, entries, holds, usage_records, users, workspaces
+from ledger.schema import (
+    accounts,
+    entries,
+    holds,
+    usage_purge_state,
+    usage_records,
+    users,
+    workspaces,
+)
 from ledger.statuses import HoldStatus
 from workbench.analytics.filters import Filters
 from workbench.analytics.scope import Level, Scope
@@ -156,6 +166,12 @@ def _unpriced_calls(conn: Any, chosen: list[int] | None, filters: Filters) -> li
 
 
 def _drift(conn: Any, chosen: list[int] | None, filters: Filters) -> list[Drift]:
+    purged_before = conn.execute(
+        sa.select(usage_purge_state.c.purged_before).where(usage_purge_state.c.id == 1)
+    ).scalar()
+    start = filters.start if purged_before is None else max(filters.start, purged_before)
+    if start >= filters.end:
+        return []
     captured = (
         sa.select(
             accounts.c.workspace_id,
@@ -164,7 +180,7 @@ def _drift(conn: Any, chosen: list[int] | None, filters: Filters) -> list[Drift]
         .join(accounts, accounts.c.id == entries.c.account_id)
         .where(
             entries.c.kind == "capture",
-            entries.c.created_at >= filters.start,
+            entries.c.created_at >= start,
             entries.c.created_at < filters.end,
             _in(accounts.c.workspace_id, chosen),
         )
@@ -176,7 +192,7 @@ def _drift(conn: Any, chosen: list[int] | None, filters: Filters) -> list[Drift]
             sa.func.coalesce(sa.func.sum(usage_records.c.credits), 0).label("total"),
         )
         .where(
-            usage_records.c.created_at >= filters.start,
+            usage_records.c.created_at >= start,
             usage_records.c.created_at < filters.end,
             _in(usage_records.c.workspace_id, chosen),
         )

@@ -13,6 +13,10 @@ still open when a later id has committed leaves a hole below the watermark that 
 later. ``sync`` remembers such holes for ``GAP_PATIENCE_S`` and looks them up again on each sync
 (a few primary-key reads); ids rolled back for good simply expire.
 
+Usage retention removes old rows from the database and keeps their daily sums there; each sync
+also takes in the days a purge changed since the last one (``purged_days.catch_up``): their raw
+copies here go too, and their rollup becomes those sums plus the rows still kept.
+
 One writer at a time: syncs of the same file in one process queue on a lock keyed by the file's
 path. Every call opens its own DuckDB connection and closes it; nothing is shared between calls.
 """
@@ -35,7 +39,7 @@ from sqlalchemy.engine import Engine
 
 from ledger.db import read_only_connection
 from ledger.schema import usage_records, users, workspaces
-from workbench.analytics import rollups
+from workbench.analytics import purged_days, rollups
 from workbench.analytics.errors import AnalyticsError
 
 DEFAULT_PATH: Final = Path("data/analytics.duckdb")
@@ -85,6 +89,7 @@ _DDL: Final = [
     "CREATE TABLE IF NOT EXISTS sync_state (watermark BIGINT NOT NULL, synced_at TIMESTAMPTZ)",
     "CREATE TABLE IF NOT EXISTS pending_gaps (id BIGINT PRIMARY KEY, seen_at DOUBLE NOT NULL)",
     rollups.DDL,
+    purged_days.DDL,
 ]
 
 _USAGE_SCHEMA: Final = pa.schema([(name, arrow) for name, (_, arrow) in USAGE_COLUMNS.items()])
@@ -246,6 +251,7 @@ def sync(
             mark = rows[-1].id
             if len(rows) < batch_size:
                 break
+        purged_days.catch_up(engine, con)
         _refresh_dimensions(engine, con)
     return SyncReport(added, mark, time.perf_counter() - started)
 
@@ -253,6 +259,7 @@ def sync(
 def _create(con: Any) -> None:
     for statement in _DDL:
         con.execute(statement)
+    rollups.upgrade(con)
 
 
 def _watermark(con: Any) -> int:

@@ -99,35 +99,47 @@ class Tiles:
     previous: Figures
 
 
-_FIGURE_SQL: Final = ", ".join(
-    [
-        *(
-            RAW.measure(name)
-            for name in (
-                "requests",
-                "credits",
-                "usd_cost_nanos",
-                "usd_cost_unknown",
-                "credits_costed",
-                "input_tokens",
-                "output_tokens",
-                "cached_tokens",
-                "images",
-                "active_users",
-                "calls",
-                "errors",
-            )
-        ),
-        "quantile_cont(latency_ms, 0.5)",
-        "quantile_cont(latency_ms, 0.95)",
-        "quantile_cont(ttft_ms, 0.5)",
-    ]
+# The tiles' sums, in the order ``_figures`` reads them; then the percentiles, from raw rows only.
+_SUMS: Final = (
+    "requests",
+    "credits",
+    "usd_cost_nanos",
+    "usd_cost_unknown",
+    "credits_costed",
+    "input_tokens",
+    "output_tokens",
+    "cached_tokens",
+    "images",
+    "active_users",
+    "calls",
+    "errors",
+)
+_PERCENTILES: Final = (
+    "quantile_cont(latency_ms, 0.5), quantile_cont(latency_ms, 0.95), quantile_cont(ttft_ms, 0.5)"
 )
 
 
 def _figures(con: Any, scope: Scope, filters: Filters, totals_of: int | None = None) -> Figures:
-    condition, params = where(scope, filters, totals_of=totals_of)
-    row = con.execute(f"SELECT {_FIGURE_SQL} FROM usage WHERE {condition}", params).fetchone()
+    """Over whole UTC days the sums come from the daily rollup (the only source that still counts
+    rows usage retention purged) and the percentiles from the raw rows; otherwise one query over
+    the raw rows answers both."""
+    source = source_for(filters, *_SUMS)
+    condition, params = where(scope, filters, source, totals_of=totals_of)
+    sums = ", ".join(source.measure(name) for name in _SUMS)
+    if source is RAW:
+        row = con.execute(
+            f"SELECT {sums}, {_PERCENTILES} FROM usage WHERE {condition}", params
+        ).fetchone()
+    else:
+        # One result at a time: a DuckDB connection holds only its latest.
+        totals = con.execute(
+            f"SELECT {sums} FROM {source.table} WHERE {condition}", params
+        ).fetchone()
+        raw_condition, raw_params = where(scope, filters, totals_of=totals_of)
+        spread = con.execute(
+            f"SELECT {_PERCENTILES} FROM usage WHERE {raw_condition}", raw_params
+        ).fetchone()
+        row = (*totals, *spread)
     (requests, credits, cost, unknown, costed, tin, tout, tcached, images, users, calls, errors) = (
         int(v) for v in row[:12]
     )

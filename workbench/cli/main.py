@@ -17,11 +17,13 @@ from workbench.cli import (
     gateway_commands,
     ledger_commands,
     prices_commands,
+    retention_commands,
     usage_commands,
     webhook_commands,
 )
 from workbench.cli.common import WHOLE_NUMBER, target, with_ledger
 from workbench.config import Settings
+from workbench.db.migrate import start_up_lock
 
 APP_SCRIPT = Path(__file__).resolve().parent.parent / "app.py"
 
@@ -42,6 +44,7 @@ cli.add_command(auth_commands.group)
 cli.add_command(billing_commands.group)
 cli.add_command(gateway_commands.group)
 cli.add_command(prices_commands.group)
+cli.add_command(retention_commands.purge)
 cli.add_command(usage_commands.group)
 cli.add_command(webhook_commands.group)
 
@@ -64,8 +67,9 @@ def run(port: int, seed: bool, reload: bool) -> None:
     """Migrate the database, seed a demo workspace once, and start the app."""
 
     def prepare(book: Ledger, _config: Settings) -> None:
-        if seed and not book.workspaces():
-            ledger_commands.seed_demo(book)
+        with start_up_lock(book.engine):  # replicas starting together seed it once
+            if seed and not book.workspaces():
+                ledger_commands.seed_demo(book)
         ledger_commands.show_status(book)
 
     with_ledger(prepare)

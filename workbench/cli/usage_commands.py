@@ -1,4 +1,5 @@
-"""``workbench usage …``: usage records; ``seed`` fills a database with synthetic calls."""
+"""``workbench usage …``: usage records; ``seed`` fills a database with synthetic calls, ``sync``
+brings this machine's analytics mirror up to date."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ import click
 from ledger.amounts import format_credits
 from ledger.service import Ledger
 from ledger.statuses import UsageStatus
-from workbench.analytics import synthetic, synthetic_writer
-from workbench.cli.common import WholeNumber, with_ledger
+from workbench.analytics import dashboard, mirror, synthetic, synthetic_writer
+from workbench.analytics.errors import AnalyticsError
+from workbench.cli.common import WholeNumber, fail, with_ledger
 from workbench.config import Settings
 from workbench.gateway import catalogue as model_catalogue
 from workbench.gateway.errors import GatewayError
@@ -34,7 +36,27 @@ class AtMost(WholeNumber):
 
 @click.group("usage")
 def group() -> None:
-    """Usage records: synthetic calls for trying the analytics."""
+    """Usage records: synthetic calls for trying the analytics; the analytics mirror."""
+
+
+@group.command()
+def sync() -> None:
+    """Copy new usage rows into this machine's analytics mirror (WORKBENCH_ANALYTICS_MIRROR, or
+    beside the image folder), as the Usage page does on each run: run it when a replica starts,
+    so the first visit to Usage analytics does not wait for a whole mirror to be filled."""
+
+    def work(book: Ledger, config: Settings) -> None:
+        path = dashboard.mirror_path(config)
+        try:
+            report = mirror.sync(book.engine, path)
+        except AnalyticsError as error:
+            raise fail(str(error)) from None
+        print(
+            f"usage sync: {report.rows_added:,} new rows copied into {path} "
+            f"(up to usage row {report.watermark:,}) in {report.seconds:.1f} s"
+        )
+
+    with_ledger(work)
 
 
 @group.command()

@@ -7,7 +7,7 @@ from datetime import timedelta
 from ledger.service import Ledger
 from workbench.billing import offers
 from workbench.config import Settings, settings
-from workbench.db.migrate import migrate_all
+from workbench.db.migrate import migrate_all, start_up_lock
 from workbench.gateway import catalogue as model_catalogue
 
 
@@ -25,8 +25,10 @@ def open_ledger(config: Settings | None = None, *, migrate: bool = True) -> Ledg
     )
     if migrate:
         try:
-            migrate_all(ledger.engine)
-            seed_catalogue(ledger, config)
+            # Replicas starting together take turns: each seed checks, then writes.
+            with start_up_lock(ledger.engine):
+                migrate_all(ledger.engine)
+                seed_catalogue(ledger, config)
         except BaseException:
             ledger.close()
             raise

@@ -9,6 +9,10 @@ Once the provider has reported the reply's usage, the call is charged that usage
 after it: a connection that drops (or goes quiet past the timeout) before the stream's last event
 does not undo a reply the provider has billed. Such a turn is ``ok`` (the person has the whole
 reply), its usage row naming what came after in ``error_type``.
+
+Each step of the provider's stream and the settlement run with the call's ids bound
+(``workbench.observability.request_ids``), so their log lines, litellm's included, carry the
+call's request id, hold id and idempotency key; the page's own work between two pieces does not.
 """
 
 from __future__ import annotations
@@ -20,7 +24,6 @@ from collections.abc import Iterator
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from ledger.amounts import format_credits
 from ledger.holds import Hold
 from ledger.pricing import token_cost
 from ledger.statuses import ProviderOutcome, UsageStatus
@@ -28,9 +31,12 @@ from workbench.gateway import tokens
 from workbench.gateway.caller import Caller
 from workbench.gateway.catalogue import ModelEntry
 from workbench.gateway.keys import redactor
-from workbench.gateway.providers.base import ChatCall, ChatReport, ProviderError, Usage
+from workbench.gateway.providers.base import ChatCall, ChatReport, Message, ProviderError, Usage
 from workbench.gateway.results import ChatResult, Estimate, Status
 from workbench.gateway.settlement import failed, failure_message, ms, nanos, unexpected
+from workbench.observability import logs, request_ids
+from workbench.observability.metrics import NOT_SENT
+from workbench.observability.request_ids import CallIds, bound
 
 if TYPE_CHECKING:
     from workbench.gateway.facade import Gateway
@@ -59,6 +65,7 @@ class ChatTurn:
         estimate: Estimate | None,
         hold: Hold | None,
         key: str,
+        ids: CallIds | None = None,
     ) -> None:
         self._gateway = gateway
         self._caller = caller
@@ -66,13 +73,14 @@ class ChatTurn:
         self.estimate = estimate
         self.hold = hold
         self._key = key
+        self._ids = ids or CallIds(request_ids.new_request_id(), key)
         self.result: ChatResult | None = None
         self._started = False
         self._unsent: weakref.finalize[Any, ChatTurn] | None = None
         if gateway is not None and caller is not None and call is not None and hold is not None:
             # Holds only what the release needs, never the turn, or it would never be collected.
             self._unsent = weakref.finalize(
-                self, release_unsent, gateway, caller, call.model, hold, key
+                self, release_unsent, gateway, caller, call.model, hold, key, self._ids
             )
 
     @classmethod
@@ -111,9 +119,12 @@ class ChatTurn:
         deadline = started + gateway.timing.deadline.total_seconds()
         outcome = UsageStatus.CANCELLED
         failure: ProviderError | None = None
-        stream = gateway.provider_for(call.model).execute(call, report)
+        with bound(self._ids):
+            _log_started(call)
+            stream = gateway.provider_for(call.model).execute(call, report)
+        steps = request_ids.stepped(self._ids, stream)
         try:
-            for piece in stream:
+            for piece in steps:
                 if first is None:
                     first = time.monotonic()
                 pieces.append(piece)
@@ -144,8 +155,12 @@ class ChatTurn:
             outcome = UsageStatus.ERROR
             raise
         finally:
-            stream.close()
-            self.result = self._settle(outcome, "".join(pieces), report, started, first, failure)
+            steps.close()
+            with bound(self._ids):
+                stream.close()
+                self.result = self._settle(
+                    outcome, "".join(pieces), report, started, first, failure
+                )
         if outcome in FAILED and failure is not None:
             raise failed(failure, hold)
 
@@ -169,6 +184,7 @@ class ChatTurn:
         base = gateway.settlement.measured(call.model, self._key)
         ttft = None if first is None else ms(first - started)
         model = call.model.litellm_model
+        _log_ended(call, outcome, ms(time.monotonic() - started), ttft, failure, text)
         if outcome in FAILED:
             assert failure is not None
             gateway.settlement.failure(
@@ -207,16 +223,7 @@ class ChatTurn:
             error_type=failure.error_type if failure else None,
             error_message=_after_usage(failure) if outcome is UsageStatus.OK else None,
         )
-        captured = gateway.ledger.capture(hold.id, charge, key=self._key, usage=record).hold
-        log.info(
-            "chat %s model=%s hold=%s in=%d out=%d credits=%s",
-            outcome,
-            call.model.id,
-            hold.id,
-            usage.input_tokens,
-            usage.output_tokens,
-            format_credits(captured.captured or 0, exact=True),
-        )
+        captured = gateway.settlement.capture(hold, charge, self._key, record)
         return ChatResult(
             outcome,
             text,
@@ -233,20 +240,67 @@ class ChatTurn:
 
 
 def release_unsent(
-    gateway: Gateway, caller: Caller, model: ModelEntry, hold: Hold, key: str
+    gateway: Gateway, caller: Caller, model: ModelEntry, hold: Hold, key: str, ids: CallIds
 ) -> None:
     """A reserved turn that was never streamed: release it (runs at most once, from ``close`` or
     when the turn is collected, so it must not raise)."""
     usage = replace(
         gateway.settlement.measured(model, key),
         status=UsageStatus.ERROR,
-        error_type="NotSent",
+        error_type=NOT_SENT,
         error_message="closed before it was sent",
     )
-    try:
-        gateway.ledger.release(hold.id, reason="not sent: nothing charged", key=key, usage=usage)
-    except Exception:
-        log.exception("could not release unsent hold %s; it will expire instead", hold.id)
+    with bound(ids):
+        try:
+            gateway.settlement.release(hold, "not sent: nothing charged", key, usage)
+        except Exception:
+            log.exception("could not release unsent hold %s; it will expire instead", hold.id)
+
+
+def _log_started(call: ChatCall) -> None:
+    extra: dict[str, Any] = {"model": call.model.id, "provider": call.model.provider}
+    if logs.prompts_logged():  # a debugging setting, off by default: prompts are private
+        extra["prompt"] = prompt_text(call.messages)
+    log.info("provider call started: %s", call.model.id, extra=extra)
+
+
+def _log_ended(
+    call: ChatCall,
+    outcome: Status,
+    latency_ms: int,
+    ttft_ms: int | None,
+    failure: ProviderError | None,
+    text: str,
+) -> None:
+    extra: dict[str, Any] = {
+        "model": call.model.id,
+        "status": outcome,
+        "latency_ms": latency_ms,
+        "ttft_ms": ttft_ms,
+        "error_type": failure.error_type if failure else None,
+    }
+    if logs.prompts_logged():
+        extra["reply"] = text
+    log.info("provider call ended: %s in %d ms", outcome, latency_ms, extra=extra)
+
+
+def prompt_text(messages: tuple[Message, ...]) -> list[dict[str, str]]:
+    """The conversation as sent, for a debugging log line: each message's role and its text
+    (a picture is shown as ``[picture]``, not its bytes)."""
+    shown: list[dict[str, str]] = []
+    for message in messages:
+        content = message.get("content")
+        if isinstance(content, str):
+            text = content
+        else:
+            parts = content if isinstance(content, list) else []
+            text = " ".join(
+                str(part.get("text", "")) if part.get("type") == "text" else "[picture]"
+                for part in parts
+                if isinstance(part, dict)
+            )
+        shown.append({"role": str(message.get("role", "")), "text": text})
+    return shown
 
 
 def _after_usage(failure: ProviderError | None) -> str | None:

@@ -7,7 +7,7 @@ Every billable call goes reserve → call → settle:
 2. resolve the model through the allowlist (a fallback is announced in ``notice``);
 3. estimate its most possible cost and RESERVE that as a hold, in one transaction that also checks
    the user's cap and rate limits and records the caller's idempotency key;
-4. call the provider, streamed, tagging the request with the hold id;
+4. call the provider, streamed, tagging the request with the hold id and the request id;
 5. settle in ``finally``: CAPTURE what the provider reports it used (at most the hold, the rest
    released) or RELEASE by the refund policy, writing the usage row in that same transaction.
 
@@ -25,16 +25,22 @@ app process honours an operator's change within 5 seconds.
 This module is the facade (``Gateway``: what can be called, estimates, ``chat``,
 ``generate_images``, the reserve); its parts live beside it: ``requests`` (input checks and
 estimates), ``caches`` (prices and switches, 5 s), ``chat_turn`` (the streamed turn),
-``image_call`` (one image call), ``settlement`` (usage rows and the refund policy), ``results``.
+``image_call`` (one image call), ``settlement`` (usage rows and the refund policy, and where each
+call is counted in the metrics), ``replays`` (what an answered key gets back), ``sweeps`` (the
+background expiry of overdue holds), ``results``.
 
 Settlement never calls Streamlit: a Streamlit rerun can interrupt a script at any ``st.*`` call,
 and these ``finally`` blocks must finish.
+
+Each call (``chat``, ``generate_images``) gets a request id at its entry
+(``workbench.observability.request_ids``): every log line about it carries that id, its
+idempotency key and, once reserved, its hold id; the provider's request carries it in
+``X-Request-Id``.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -46,8 +52,7 @@ from ledger.idempotency import check_key
 from ledger.pricing import Price
 from ledger.ratelimits import RateLimits
 from ledger.service import HoldOutcome, Ledger
-from ledger.statuses import HoldStatus, UsageStatus
-from ledger.usage import UsageRow
+from ledger.statuses import HoldStatus
 from workbench.gateway.caches import Monotonic, PriceCache, SwitchCache
 from workbench.gateway.caller import Caller
 from workbench.gateway.catalogue import Catalogue, Kind, ModelEntry
@@ -61,8 +66,8 @@ from workbench.gateway.providers.base import (
     ImageCall,
     Message,
     Provider,
-    Usage,
 )
+from workbench.gateway.replays import replayed_chat, replayed_images
 from workbench.gateway.requests import (
     CHAT_FEATURE,
     FEATURE_NAMES,
@@ -75,10 +80,13 @@ from workbench.gateway.requests import (
     image_estimate,
     priced_options,
 )
-from workbench.gateway.results import ChatResult, Estimate, ImageResult
+from workbench.gateway.results import Estimate, ImageResult
 from workbench.gateway.retries import RETRY_WAIT_CAP_S
-from workbench.gateway.settlement import Settlement, replay_message
+from workbench.gateway.settlement import Settlement
+from workbench.gateway.sweeps import BackgroundSweep
 from workbench.images.store import ImageStore
+from workbench.observability import logs, request_ids
+from workbench.observability.request_ids import CallIds, bound
 
 log = logging.getLogger("workbench.gateway")
 
@@ -86,8 +94,8 @@ log = logging.getLogger("workbench.gateway")
 SETTLE_MARGIN = timedelta(seconds=60)
 # The longest wait before one retry (``retries``: Retry-After or exponential backoff, capped).
 RETRY_BACKOFF_ALLOWANCE_S = RETRY_WAIT_CAP_S
-SWEEP_EVERY_S = 60.0
 HOLD_HEADER = "X-Workbench-Hold"
+REQUEST_ID_HEADER = "X-Request-Id"
 
 
 @dataclass(frozen=True)
@@ -136,8 +144,7 @@ class Gateway:
         self.prices = PriceCache(ledger, monotonic)
         self._switches = SwitchCache(ledger, catalogue, monotonic)
         self.settlement = Settlement(ledger)
-        self._last_sweep = time.monotonic()
-        self._sweep_lock = threading.Lock()
+        self._sweep = BackgroundSweep(ledger)
 
     # --- what can be called ------------------------------------------------------------------
 
@@ -234,36 +241,20 @@ class Gateway:
         which streams nothing.
         """
         check_key(key)
-        self._feature_or_refuse(caller, CHAT_FEATURE, "chat", model, key)
-        check_temperature(temperature)
-        entry, notice = self._resolve(model, "chat", fallback)
-        full, limit = check_chat(entry, messages, system, max_tokens)
-        price = self._price_or_refuse(caller, entry, CHAT_FEATURE, key)
-        estimate = chat_estimate(entry, notice, price, full, limit)
-        digest = fingerprint(entry.id, full, limit, temperature)
-        hold = self._reserve(caller, entry, CHAT_FEATURE, estimate.credits, key, digest)
-        if hold.replayed:
-            return ChatTurn.answered(self._replayed_chat(hold.hold, entry, notice))
-        call = ChatCall(entry, full, limit, temperature, self._options(entry, hold.hold))
-        return ChatTurn(self, caller, call, estimate, hold.hold, key)
-
-    def _replayed_chat(self, hold: Hold, entry: ModelEntry, notice: str | None) -> ChatResult:
-        row = self._finished(hold)
-        usage = (
-            Usage(row.input_tokens, row.output_tokens, row.cached_tokens) if row else Usage(0, 0)
-        )
-        status = UsageStatus(row.status) if row else UsageStatus.ERROR
-        return ChatResult(
-            status=status,
-            text="",
-            usage=usage,
-            credits=hold.captured or 0,
-            hold_id=hold.id,
-            model=entry,
-            notice=notice,
-            replayed=True,
-            message=replay_message(status, row.error_type if row else None),
-        )
+        with bound(CallIds(request_ids.new_request_id(), key)) as ids:
+            self._feature_or_refuse(caller, CHAT_FEATURE, "chat", model, key)
+            check_temperature(temperature)
+            entry, notice = self._resolve(model, "chat", fallback)
+            full, limit = check_chat(entry, messages, system, max_tokens)
+            price = self._price_or_refuse(caller, entry, CHAT_FEATURE, key)
+            estimate = chat_estimate(entry, notice, price, full, limit)
+            digest = fingerprint(entry.id, full, limit, temperature)
+            hold = self._reserve(caller, entry, CHAT_FEATURE, estimate.credits, key, digest)
+            if hold.replayed:
+                return ChatTurn.answered(replayed_chat(self.ledger, hold.hold, entry, notice))
+            held = ids.with_hold(hold.hold.id)
+            call = ChatCall(entry, full, limit, temperature, self._options(entry, hold.hold, held))
+            return ChatTurn(self, caller, call, estimate, hold.hold, key, held)
 
     # --- images --------------------------------------------------------------------------------
 
@@ -285,33 +276,28 @@ class Gateway:
         provider fails. A key already answered returns its stored images without a call.
         """
         check_key(key)
-        self._feature_or_refuse(caller, IMAGE_FEATURE, "image", model, key)
-        text = check_image_prompt(prompt)
-        entry, notice = self._resolve(model, "image", fallback)
-        price = self._price_or_refuse(caller, entry, IMAGE_FEATURE, key)
-        estimate = image_estimate(entry, notice, price, n, size, quality)
-        assert estimate.size is not None and estimate.quality is not None
-        digest = fingerprint(entry.id, text, n, estimate.size, estimate.quality)
-        outcome = self._reserve(caller, entry, IMAGE_FEATURE, estimate.credits, key, digest)
-        hold = outcome.hold
-        if outcome.replayed:
-            row = self._finished(hold)
-            return ImageResult(
-                status=UsageStatus(row.status) if row else UsageStatus.ERROR,
-                images=self.images.load(hold.id),
-                requested=n,
-                credits=hold.captured or 0,
-                hold_id=hold.id,
-                model=entry,
-                notice=notice,
-                replayed=True,
-                message="These images were already made for this request; nothing was charged "
-                "again.",
-            )
-        call = ImageCall(
-            entry, text, n, estimate.size, estimate.quality, self._options(entry, hold)
-        )
-        return run_images(self, caller, call, hold, key, notice)
+        with bound(CallIds(request_ids.new_request_id(), key)) as ids:
+            self._feature_or_refuse(caller, IMAGE_FEATURE, "image", model, key)
+            text = check_image_prompt(prompt)
+            entry, notice = self._resolve(model, "image", fallback)
+            price = self._price_or_refuse(caller, entry, IMAGE_FEATURE, key)
+            estimate = image_estimate(entry, notice, price, n, size, quality)
+            assert estimate.size is not None and estimate.quality is not None
+            digest = fingerprint(entry.id, text, n, estimate.size, estimate.quality)
+            outcome = self._reserve(caller, entry, IMAGE_FEATURE, estimate.credits, key, digest)
+            hold = outcome.hold
+            if outcome.replayed:
+                return replayed_images(self.ledger, self.images, hold, entry, notice, n)
+            with bound(ids.with_hold(hold.id)) as held:
+                call = ImageCall(
+                    entry,
+                    text,
+                    n,
+                    estimate.size,
+                    estimate.quality,
+                    self._options(entry, hold, held),
+                )
+                return run_images(self, caller, call, hold, key, notice)
 
     # --- the money path --------------------------------------------------------------------------
 
@@ -355,7 +341,7 @@ class Gateway:
         key: str,
         fingerprint: str,
     ) -> HoldOutcome:
-        self._maybe_sweep()
+        self._sweep.maybe()
         try:
             outcome = self.ledger.reserve(
                 caller.account_id,
@@ -377,12 +363,22 @@ class Gateway:
                 "This request is already being answered; wait for it to finish.",
                 hold_id=outcome.hold.id,
             )
+        log.info(
+            "hold %s: %s for %s",
+            "replayed" if outcome.replayed else "reserved",
+            outcome.hold.id,
+            entry.id,
+            extra={
+                "hold_id": outcome.hold.id,
+                "model": entry.id,
+                "feature": feature,
+                "amount_micros": outcome.hold.amount,
+                "replayed": outcome.replayed,
+            },
+        )
         return outcome
 
-    def _finished(self, hold: Hold) -> UsageRow | None:
-        return self.ledger.usage_for_hold(hold.id)
-
-    def _options(self, entry: ModelEntry, hold: Hold) -> CallOptions:
+    def _options(self, entry: ModelEntry, hold: Hold, ids: CallIds) -> CallOptions:
         credentials = (
             self.keys.compatible.get(entry.id)
             if entry.provider == "openai_compatible"
@@ -392,26 +388,13 @@ class Gateway:
             credentials=credentials or Credentials(),
             timeout_s=self.timing.timeout_s,
             max_retries=self.timing.max_retries,
-            headers={HOLD_HEADER: str(hold.id)},
+            headers={HOLD_HEADER: str(hold.id), REQUEST_ID_HEADER: ids.request_id},
         )
 
     def provider_for(self, entry: ModelEntry) -> Provider:
+        # litellm may have been imported since logging was set up: its own handlers go now.
+        logs.adopt_litellm_loggers()
         return self._providers["demo" if entry.provider == "demo" else "litellm"]
-
-    def _maybe_sweep(self) -> None:
-        """Expire overdue holds now and then, so a crashed call's credits come back without a
-        separate sweeper process. One process at a time per minute; cheap when nothing is due."""
-        if time.monotonic() - self._last_sweep < SWEEP_EVERY_S:
-            return
-        if not self._sweep_lock.acquire(blocking=False):
-            return
-        try:
-            self._last_sweep = time.monotonic()
-            self.ledger.sweep()
-        except Exception:
-            log.exception("background hold sweep failed (the next one will retry)")
-        finally:
-            self._sweep_lock.release()
 
 
 def raise_if(error: Exception | None) -> None:

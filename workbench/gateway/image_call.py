@@ -5,6 +5,8 @@ was a raster image, or the provider failed.
 Every returned image is decoded (``workbench.images.raster``) before it is written or charged:
 what is not a PNG, JPEG, WebP or GIF (an SVG passed off as a PNG can carry script) is dropped, as
 an image that did not come back, and named on the usage row.
+
+It runs with the call's ids bound (``Gateway.generate_images``), so its log lines carry them.
 """
 
 from __future__ import annotations
@@ -12,9 +14,8 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import replace
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from ledger.amounts import format_credits
 from ledger.holds import Hold
 from ledger.pricing import image_cost
 from ledger.statuses import UsageStatus
@@ -25,6 +26,7 @@ from workbench.gateway.providers.base import ImageCall, ProviderError
 from workbench.gateway.results import ImageResult
 from workbench.gateway.settlement import failed, ms, nanos, unexpected
 from workbench.images.raster import NotARasterImage, RasterImage, decode
+from workbench.observability import logs
 
 if TYPE_CHECKING:
     from workbench.gateway.facade import Gateway
@@ -39,14 +41,19 @@ def run_images(
     started = time.monotonic()
     base = gateway.settlement.measured(call.model, key)
     base = replace(base, image_size=call.size, image_quality=call.quality)
+    _log_started(call)
     try:
         batch = gateway.provider_for(call.model).generate_images(call)
     except ProviderError as error:
+        _log_ended(call, error.kind, started, error.error_type)
         gateway.settlement.failure(hold, base, error, started, key, output_tokens=0)
         raise failed(error, hold) from None
     except BaseException as error:
-        gateway.settlement.failure(hold, base, unexpected(error), started, key, output_tokens=0)
+        failure = unexpected(error)
+        _log_ended(call, failure.kind, started, failure.error_type)
+        gateway.settlement.failure(hold, base, failure, started, key, output_tokens=0)
         raise
+    _log_ended(call, UsageStatus.OK, started, None, images=len(batch.images))
     returned = batch.images[: call.n]
     try:
         kept, refused = _decoded(returned)
@@ -92,16 +99,7 @@ def run_images(
         error_type=REFUSED if refused else None,
         error_message=_refused_message(refused, len(returned)) if refused else None,
     )
-    captured = gateway.ledger.capture(hold.id, charge, key=key, usage=usage).hold
-    log.info(
-        "images ok model=%s hold=%s images=%d/%d credits=%s latency_ms=%d",
-        call.model.id,
-        hold.id,
-        len(stored),
-        call.n,
-        format_credits(captured.captured or 0, exact=True),
-        latency,
-    )
+    captured = gateway.settlement.capture(hold, charge, key, usage)
     short = len(stored) < call.n
     dropped = ""
     if refused:
@@ -125,6 +123,31 @@ def run_images(
 
 
 REFUSED = "NotARasterImage"
+
+
+def _log_started(call: ImageCall) -> None:
+    extra: dict[str, Any] = {"model": call.model.id, "provider": call.model.provider, "n": call.n}
+    if logs.prompts_logged():  # a debugging setting, off by default: prompts are private
+        extra["prompt"] = call.prompt
+    log.info("provider call started: %s", call.model.id, extra=extra)
+
+
+def _log_ended(
+    call: ImageCall, status: str, started: float, error_type: str | None, images: int = 0
+) -> None:
+    latency = ms(time.monotonic() - started)
+    log.info(
+        "provider call ended: %s in %d ms",
+        status,
+        latency,
+        extra={
+            "model": call.model.id,
+            "status": status,
+            "latency_ms": latency,
+            "error_type": error_type,
+            "images": images,
+        },
+    )
 
 
 def _decoded(returned: tuple[bytes, ...]) -> tuple[list[RasterImage], list[NotARasterImage]]:
@@ -173,7 +196,7 @@ def _release_empty(
         latency_ms=ms(time.monotonic() - started),
         error_message=error_message,
     )
-    gateway.ledger.release(hold.id, reason=reason, key=key, usage=usage)
+    gateway.settlement.release(hold, reason, key, usage)
     raise ProviderFailed(
         sentence,
         status=UsageStatus.ERROR,

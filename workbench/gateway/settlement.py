@@ -8,6 +8,10 @@
   line returns it) and the row says ``timeout``;
 - success or a stop captures what was used (see ``chat_turn`` and ``image_call``).
 
+Every usage row the gateway writes is written here (``refusal``, ``capture``, ``release``,
+``failure``), so this is also where each call is counted once in the metrics
+(``workbench.observability.metrics``) and its "usage row written" line is logged.
+
 Nothing here calls Streamlit: these run in ``finally`` blocks that a rerun must not interrupt.
 """
 
@@ -17,9 +21,10 @@ import logging
 import time
 from dataclasses import replace
 
+from ledger.amounts import format_credits
 from ledger.errors import LedgerError
 from ledger.holds import Hold
-from ledger.service import Ledger
+from ledger.service import HoldOutcome, Ledger
 from ledger.statuses import ProviderOutcome, UsageStatus
 from ledger.usage import CallUsage
 from workbench.gateway.caller import Caller
@@ -27,6 +32,8 @@ from workbench.gateway.catalogue import ModelEntry
 from workbench.gateway.errors import GatewayError, ProviderFailed
 from workbench.gateway.keys import redactor
 from workbench.gateway.providers.base import ProviderError
+from workbench.observability import metrics
+from workbench.observability.metrics import NOT_SENT
 
 log = logging.getLogger("workbench.gateway")
 
@@ -50,7 +57,8 @@ class Settlement:
         key: str,
         refusal: LedgerError | GatewayError,
     ) -> None:
-        self.ledger.record_refusal(
+        reason = type(refusal).__name__
+        usage_id = self.ledger.record_refusal(
             account_id=caller.account_id,
             user_id=caller.user_id,
             feature_key=feature,
@@ -58,10 +66,27 @@ class Settlement:
             usage=CallUsage(
                 provider=entry.provider,
                 status=UsageStatus.REFUSED,
-                error_type=type(refusal).__name__,
+                error_type=reason,
                 error_message=refusal.message,
                 idempotency_key=key,
             ),
+        )
+        metrics.call_refused(entry.price, feature, reason)
+        log.info(
+            "usage row written: refused (%s)",
+            reason,
+            extra={"usage_id": usage_id, "status": UsageStatus.REFUSED.value, "model": entry.id},
+        )
+
+    def capture(self, hold: Hold, amount: int, key: str, usage: CallUsage) -> Hold:
+        """Charge ``amount`` (at most the hold), release the rest, write ``usage``: one
+        transaction. Returns the hold as it ended."""
+        return self._settled(self.ledger.capture(hold.id, amount, key=key, usage=usage), usage)
+
+    def release(self, hold: Hold, reason: str, key: str, usage: CallUsage) -> Hold:
+        """Give the whole hold back and write ``usage``: one transaction."""
+        return self._settled(
+            self.ledger.release(hold.id, reason=reason, key=key, usage=usage), usage
         )
 
     def failure(
@@ -86,21 +111,58 @@ class Settlement:
             error_message=redactor(error.message),
         )
         if error.kind is ProviderOutcome.TIMEOUT:
-            self.ledger.record_timeout(hold.id, usage)
+            usage_id = self.ledger.record_timeout(hold.id, usage)
+            metrics.call_settled(hold, usage, 0)
             log.warning(
                 "call timed out model=%s hold=%s: hold kept until %s",
                 hold.model,
                 hold.id,
                 hold.expires_at.isoformat(),
+                extra={"error_type": error.error_type},
+            )
+            log.info(
+                "usage row written: timeout, hold kept",
+                extra={
+                    "usage_id": usage_id,
+                    "model": hold.model,
+                    "status": usage.status,
+                    "credits_micros": 0,
+                },
             )
             return
-        self.ledger.release(
+        log.warning(
+            "call failed model=%s hold=%s error=%s",
+            hold.model,
             hold.id,
-            reason=f"provider error ({error.error_type}): nothing charged",
-            key=key,
-            usage=usage,
+            error.error_type,
+            extra={"error_type": error.error_type},
         )
-        log.warning("call failed model=%s hold=%s error=%s", hold.model, hold.id, error.error_type)
+        self.release(hold, f"provider error ({error.error_type}): nothing charged", key, usage)
+
+    def _settled(self, outcome: HoldOutcome, usage: CallUsage) -> Hold:
+        """Count and log a hold's end, once: a replayed capture or release was counted when it
+        first happened."""
+        hold = outcome.hold
+        if outcome.replayed:
+            return hold
+        captured = hold.captured or 0
+        metrics.call_settled(hold, usage, captured)
+        log.info(
+            "usage row written: %s, %s credits",
+            usage.status,
+            format_credits(captured, exact=True),
+            extra={
+                "model": hold.model,
+                "status": usage.status,
+                "hold_status": hold.status,
+                "credits_micros": captured,
+                "input_tokens": usage.input_tokens,
+                "output_tokens": usage.output_tokens,
+                "images": usage.images,
+                "error_type": usage.error_type,
+            },
+        )
+        return hold
 
 
 def ms(seconds: float) -> int:
@@ -114,7 +176,7 @@ def nanos(usd: float | None) -> int | None:
 def replay_message(status: str, error_type: str | None) -> str:
     if status in (UsageStatus.OK, UsageStatus.CANCELLED):
         return "This message was already answered; it was not sent again."
-    if error_type == "NotSent":
+    if error_type == NOT_SENT:
         return "This message was not sent (the page was interrupted) and nothing was charged."
     return f"This message already failed ({status}); nothing more was charged."
 
