@@ -46,7 +46,7 @@ lint: $(DEV)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy --strict ledger workbench
 
-## bench: the ledger, gateway, webhook, analytics and browser (needs /usr/bin/chromium) benchmarks (add a PostgreSQL URL with BENCH_POSTGRES_URL=...)
+## bench: the ledger, gateway, webhook, analytics, app (start-up, page runs) and browser (needs /usr/bin/chromium) benchmarks (add a PostgreSQL URL with BENCH_POSTGRES_URL=...)
 bench: $(DEV)
 	$(PY) -m scripts.bench_ledger
 	@if [ -n "$$BENCH_POSTGRES_URL" ]; then $(PY) -m scripts.bench_ledger --url "$$BENCH_POSTGRES_URL"; fi
@@ -54,6 +54,7 @@ bench: $(DEV)
 	$(PY) -m scripts.bench_webhook
 	@if [ -n "$$BENCH_POSTGRES_URL" ]; then $(PY) -m scripts.bench_webhook --url "$$BENCH_POSTGRES_URL"; fi
 	$(PY) -m scripts.bench_analytics --events 1000000
+	$(PY) -m scripts.bench_app
 	$(PY) -m scripts.bench_ui
 
 ## screenshots: a PNG of every page per role into docs/screenshots (needs /usr/bin/chromium)

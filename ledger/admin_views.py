@@ -153,8 +153,13 @@ class AdminViews(Transactions):
             query = (
                 sa.select(holds, users.c.username)
                 .join(users, users.c.id == holds.c.user_id)
-                .where(holds.c.account_id == account_id, holds.c.status == HoldStatus.PENDING)
-                .order_by(holds.c.id)
+                # Through the partial index of pending holds (a literal status, so SQLite can
+                # use it; ``+ 0`` keeps it off the account's index, which holds every hold the
+                # account ever had), then sorted here: they are few.
+                .where(
+                    holds.c.status == sa.literal_column(f"'{HoldStatus.PENDING.value}'"),
+                    (holds.c.account_id + 0) == account_id,
+                )
             )
             return [
                 OpenHold(
@@ -167,7 +172,7 @@ class AdminViews(Transactions):
                     row.created_at,
                     row.expires_at,
                 )
-                for row in conn.execute(query)
+                for row in sorted(conn.execute(query), key=lambda r: r.id)
             ]
 
         return self._read(work)

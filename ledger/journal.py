@@ -100,6 +100,13 @@ def history(
     if until is not None:
         query = query.where(entries.c.created_at < until)
     if before_id is not None:
-        query = query.where(entries.c.id < before_id)
-    query = query.order_by(entries.c.id.desc()).limit(max(1, min(limit, 1000)))
+        before = sa.select(entries.c.created_at).where(entries.c.id == before_id).scalar_subquery()
+        query = query.where(
+            sa.tuple_(entries.c.created_at, entries.c.id) < sa.tuple_(before, sa.literal(before_id))
+        )
+    # Newest first by (created_at, id): the (account_id, created_at) index hands the lines over in
+    # that order (SQLite ends every index entry with the rowid, the id), so a page reads a page
+    # instead of sorting every line of the account.
+    query = query.order_by(entries.c.created_at.desc(), entries.c.id.desc())
+    query = query.limit(max(1, min(limit, 1000)))
     return [JournalLine(**row._mapping) for row in conn.execute(query)]

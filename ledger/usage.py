@@ -179,7 +179,11 @@ def recent(
     limit: int = 100,
 ) -> list[UsageRow]:
     """Newest first, for one user or workspace (or everyone)."""
-    query = sa.select(usage_records).order_by(usage_records.c.id.desc()).limit(limit)
+    query = sa.select(usage_records).limit(limit)
+    if user_id is None and workspace_id is None:
+        query = query.order_by(usage_records.c.id.desc())
+    else:  # through the (workspace_id | user_id, created_at) index, in its order: no sort
+        query = query.order_by(usage_records.c.created_at.desc(), usage_records.c.id.desc())
     if user_id is not None:
         query = query.where(usage_records.c.user_id == user_id)
     if workspace_id is not None:

@@ -1,0 +1,165 @@
+"""The app benchmark's start-ups (scripts/bench_app.py): a server launched as ``make run``
+launches it, timed until ``/_stcore/health`` answers 200, and the same for a bare Streamlit app
+(``scripts/bench_ui_bare.py``'s two pages) started by ``streamlit run`` the same way, with the
+app's ``.streamlit/config.toml``, so the app's figure can be read against what Streamlit itself
+costs on this machine at this moment.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Final
+
+from scripts.bench_ui_bare import BARE_APP
+from tests.browser_harness import ROOT, START_TIMEOUT_S, free_port
+
+# ``workbench run`` prints this just before it hands over to ``streamlit run`` (os.execv).
+HANDOVER: Final = "Starting the workbench on"
+POLL_S: Final = 0.05
+_IMPORT_LINE: Final = re.compile(r"import time:\s+\d+ \|\s+(\d+) \| *(\S+)")
+
+
+@dataclass
+class Started:
+    """A server that answered its health check: how long that took from the launch, and (for
+    ``workbench run``) when it handed over to Streamlit."""
+
+    process: subprocess.Popen[str]
+    port: int
+    seconds: float
+    handover_s: float | None = None
+    console: list[str] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=15)
+
+
+def workbench_command(port: int) -> list[str]:
+    """What ``make run`` runs: the installed ``workbench`` command (``-m workbench`` where the
+    environment has no such script)."""
+    script = Path(sys.executable).parent / "workbench"
+    entry = [str(script)] if script.exists() else [sys.executable, "-m", "workbench"]
+    return [*entry, "run", "--port", str(port)]
+
+
+def bare_command(port: int) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        "bare_app.py",
+        "--server.headless=true",
+        f"--server.port={port}",
+        "--browser.gatherUsageStats=false",
+    ]
+
+
+def start_app(env: dict[str, str], log_path: Path) -> Started:
+    """``workbench run`` on the database ``env`` names, from the repository's root (where
+    ``make run`` starts it: its ``.streamlit/config.toml`` applies)."""
+    port = free_port()
+    return _launch(workbench_command(port), ROOT, env, port, log_path)
+
+
+def start_bare(workdir: Path, env: dict[str, str], log_path: Path) -> Started:
+    """The bare app with the app's own Streamlit settings (no file watcher, no forced collection
+    after each run), so the two differ only in what their scripts do."""
+    (workdir / ".streamlit").mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(ROOT / ".streamlit" / "config.toml", workdir / ".streamlit" / "config.toml")
+    (workdir / "bare_app.py").write_text(BARE_APP, encoding="utf-8")
+    port = free_port()
+    return _launch(bare_command(port), workdir, env, port, log_path)
+
+
+def _launch(
+    command: list[str], cwd: Path, env: dict[str, str], port: int, log_path: Path
+) -> Started:
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        command,
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        bufsize=1,
+    )
+    server = Started(process, port, seconds=0.0)
+    assert process.stdout is not None
+    threading.Thread(
+        target=_pump, args=(server, process.stdout, log_path, started), daemon=True
+    ).start()
+    deadline = started + START_TIMEOUT_S
+    try:
+        while not _healthy(server.url):
+            if process.poll() is not None or time.perf_counter() > deadline:
+                raise RuntimeError(
+                    f"{' '.join(command[:4])} did not answer its health check "
+                    f"(exit {process.poll()}):\n{''.join(server.console)[-3000:]}"
+                )
+            time.sleep(POLL_S)
+    except BaseException:
+        server.stop()
+        raise
+    server.seconds = time.perf_counter() - started
+    return server
+
+
+def _pump(server: Started, stream: IO[str], log_path: Path, started: float) -> None:
+    """Keep the console in memory and in ``log_path``; note when ``workbench run`` hands over."""
+    with log_path.open("w", encoding="utf-8") as log:
+        for line in stream:
+            if server.handover_s is None and line.startswith(HANDOVER):
+                server.handover_s = time.perf_counter() - started
+            server.console.append(line)
+            log.write(line)
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as answer:
+            return bool(answer.status == 200)
+    except OSError:
+        return False
+
+
+def import_seconds(env: dict[str, str], modules: tuple[str, ...]) -> dict[str, float]:
+    """How long importing the app's entry script takes in a fresh interpreter, and within it
+    each of ``modules`` (cumulative, as ``python -X importtime`` reports them: where a module was
+    first imported, with everything it imported)."""
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", "import workbench.app"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    wanted = {"workbench.app", *modules}
+    found: dict[str, float] = {}
+    for line in done.stderr.splitlines():
+        match = _IMPORT_LINE.match(line)
+        # The first line of each: litellm's own shutdown imports it again, briefly, at exit.
+        if match is not None and match.group(2) in wanted and match.group(2) not in found:
+            found[match.group(2)] = round(int(match.group(1)) / 1e6, 2)
+    return found
