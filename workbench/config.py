@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, BeforeValidator, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -113,7 +113,10 @@ class Settings(BaseSettings):
     # --- observability (workbench.observability) ------------------------------------------------
     # One log line per record on stderr: JSON objects (with the call's request id) or plain text.
     log_format: Literal["json", "text"] = "json"
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    log_level: Annotated[
+        Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
+        BeforeValidator(lambda value: value.upper() if isinstance(value, str) else value),
+    ] = "INFO"
     # Prompts and replies in the log: only for debugging, never on in production.
     log_prompts: bool = False
     # /metrics answers loopback clients; any other client needs "Authorization: Bearer <this>"
