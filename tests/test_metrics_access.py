@@ -24,6 +24,9 @@ TOKEN = "scrape-3f9c2a7d41e8b6"
 OUTSIDE = ("10.0.0.5", 1234)
 LOOPBACK_V4 = ("127.0.0.1", 1234)
 LOOPBACK_V6 = ("::1", 1234)
+# What an IPv4 client looks like to a dual-stack server (Streamlit's default address, ``::``).
+LOOPBACK_MAPPED = ("::ffff:127.0.0.1", 1234)
+OUTSIDE_MAPPED = ("::ffff:10.0.0.5", 1234)
 
 
 @pytest.fixture
@@ -62,7 +65,11 @@ def test_the_app_mounts_this_route() -> None:
     assert paths.count(metrics_route.METRICS_PATH) == 1
 
 
-@pytest.mark.parametrize("client", [LOOPBACK_V4, LOOPBACK_V6], ids=["127.0.0.1", "::1"])
+@pytest.mark.parametrize(
+    "client",
+    [LOOPBACK_V4, LOOPBACK_V6, LOOPBACK_MAPPED],
+    ids=["127.0.0.1", "::1", "::ffff:127.0.0.1"],
+)
 def test_loopback_needs_no_token(book: Ledger, client: tuple[str, int]) -> None:
     answer = get(book, client)
     assert answer.status_code == 200
@@ -71,6 +78,7 @@ def test_loopback_needs_no_token(book: Ledger, client: tuple[str, int]) -> None:
 
 def test_outside_without_a_configured_token_is_forbidden(book: Ledger) -> None:
     assert_refused(get(book, OUTSIDE), 403)
+    assert_refused(get(book, OUTSIDE_MAPPED), 403)
     # Even one that guesses a token: there is none to match.
     assert_refused(get(book, OUTSIDE, headers={"Authorization": "Bearer anything"}), 403)
 

@@ -77,9 +77,14 @@ def is_loopback(request: HTTPConnection) -> bool:
     if request.client is None or any(name in request.headers for name in PROXY_HEADERS):
         return False
     try:
-        return ipaddress.ip_address(request.client.host).is_loopback
+        address = ipaddress.ip_address(request.client.host)
     except ValueError:  # not an IP address (a test client's name, a Unix socket)
         return False
+    # Streamlit's default address is dual-stack (``::``): an IPv4 client then arrives as
+    # ``::ffff:127.0.0.1``, which ``is_loopback`` alone does not count.
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped.is_loopback
+    return address.is_loopback
 
 
 def refusal(request: HTTPConnection, token: SecretStr | None) -> Response | None:
