@@ -21,6 +21,7 @@ from starlette.middleware import Middleware
 
 from workbench import bootstrap
 from workbench.config import settings
+from workbench.gateway.setup import import_litellm_in_background
 from workbench.observability import logs
 from workbench.web import headers
 from workbench.web import routes as web_routes
@@ -34,6 +35,8 @@ async def lifespan(_app: Any) -> AsyncIterator[None]:
     # Build the process's services before the first request: migrations run and the first
     # admin's password is printed now, and every session and route then shares them.
     bootstrap.services()
+    # litellm is seconds of imports: loaded after the server is up, not before (gateway/setup.py).
+    import_litellm_in_background()
     try:
         yield
     finally:

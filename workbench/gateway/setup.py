@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib
+import logging
+import threading
 import time
 from collections.abc import Callable
 
@@ -15,8 +18,13 @@ from workbench.gateway.catalogue import Catalogue
 from workbench.gateway.facade import Gateway, Timing
 from workbench.gateway.providers.base import Provider
 from workbench.gateway.providers.demo import DemoProvider
-from workbench.gateway.providers.litellm_provider import LitellmProvider
+from workbench.gateway.providers.lazy import LazyProvider
 from workbench.images.store import ImageStore
+from workbench.observability import logs
+
+# Imported on first use, never at start-up: litellm is seconds of imports (providers/lazy.py).
+LITELLM_PROVIDER = "workbench.gateway.providers.litellm_provider"
+log = logging.getLogger(__name__)
 
 
 def load_catalogue(config: Settings) -> Catalogue:
@@ -52,7 +60,7 @@ def build_gateway(
     timing = Timing(config.provider_timeout_s, config.provider_max_retries)
     providers: dict[str, Provider] = {
         "demo": DemoProvider(config.demo_stream_delay_s),
-        "litellm": LitellmProvider(),
+        "litellm": LazyProvider(_litellm_provider),
     }
     return Gateway(
         ledger,
@@ -64,3 +72,28 @@ def build_gateway(
         images=ImageStore(config.image_dir),
         monotonic=monotonic,
     )
+
+
+def _litellm_provider() -> Provider:
+    provider: Provider = importlib.import_module(LITELLM_PROVIDER).LitellmProvider()
+    return provider
+
+
+def import_litellm_in_background() -> threading.Thread:
+    """Import litellm on a daemon thread, so the server answers its health check first and the
+    first chat turn finds it loaded. Nothing waits for the thread; an import that fails is logged
+    here and raised again by the first call that needs the provider."""
+    thread = threading.Thread(target=_import_litellm, name="import-litellm", daemon=True)
+    thread.start()
+    return thread
+
+
+def _import_litellm() -> None:
+    started = time.perf_counter()
+    try:
+        importlib.import_module(LITELLM_PROVIDER)
+    except Exception:
+        log.exception("importing litellm failed: calls to real providers will fail")
+        return
+    logs.adopt_litellm_loggers()
+    log.debug("litellm imported in the background in %.2f s", time.perf_counter() - started)

@@ -7,6 +7,9 @@ GPT-4o mini bills 33 times the tokens for the same picture. A hold must cover wh
 may charge, so each picture counts the provider's own figure for its size in pixels (read from
 the picture's header, nothing fetched), and a model not listed here the larger of OpenAI's and
 Anthropic's.
+
+litellm is imported by the first count, not with this module: the app starts without it
+(``workbench.gateway.providers.lazy``), and after the first time the import is a lookup.
 """
 
 from __future__ import annotations
@@ -14,8 +17,6 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Mapping
-
-import litellm
 
 from workbench.gateway.content import parts_of, picture_urls, read_picture
 
@@ -32,6 +33,8 @@ _CLAUDE_VERSION = re.compile(r"claude-(?:[a-z]+-)?(\d+)(?:[-.](\d{1,2})(?!\d))?"
 
 def prompt_tokens(litellm_model: str, messages: Iterable[Mapping[str, object]]) -> int:
     """The prompt's tokens: its text counted by litellm, each picture by ``picture_tokens``."""
+    import litellm
+
     counted: list[dict[str, object]] = []
     pictures = 0
     for message in messages:
@@ -50,6 +53,8 @@ def prompt_tokens(litellm_model: str, messages: Iterable[Mapping[str, object]]) 
 def text_tokens(litellm_model: str, text: str) -> int:
     if not text:
         return 0
+    import litellm
+
     return int(litellm.token_counter(model=litellm_model, text=text, count_response_tokens=True))
 
 
