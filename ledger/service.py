@@ -358,12 +358,18 @@ class Ledger(CreditOperations, MemberOperations, AdminViews, CatalogueOperations
         workspace_id: int,
         user_id: int | None = None,
         before_id: int | None = None,
+        since: datetime | None = None,
         limit: int = 25,
     ) -> list[ImageCallRow]:
         """A page of calls that kept images, newest first, with their makers (``usage``)."""
         return self._read(
             lambda conn: usage_rows.image_calls(
-                conn, workspace_id=workspace_id, user_id=user_id, before_id=before_id, limit=limit
+                conn,
+                workspace_id=workspace_id,
+                user_id=user_id,
+                before_id=before_id,
+                since=since,
+                limit=limit,
             )
         )
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from ledger.clock import check_when
 from ledger.errors import InvalidInput
 from ledger.features import operation_type
 from ledger.owners import User
@@ -205,10 +206,13 @@ def image_calls(
     workspace_id: int,
     user_id: int | None = None,
     before_id: int | None = None,
+    since: datetime | None = None,
     limit: int = 25,
 ) -> list[ImageCallRow]:
     """One page of a workspace's calls that kept images (or one member's there), newest first:
     keyset paging, so ``before_id`` is the last row id of the page before (None: the newest).
+    ``since`` (UTC) leaves out the calls made before it: image retention has removed, or is
+    about to remove, their images.
 
     A call kept images when its row has a hold and counts images; a refusal or a failed call
     counts none. The maker comes in the same query: a gallery page needs no read per row.
@@ -216,6 +220,7 @@ def image_calls(
     _check_id(workspace_id, "workspace id")
     _check_id(user_id, "user id", optional=True)
     _check_id(before_id, "before id", optional=True)
+    check_when(since, "since")
     if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 1000:
         raise InvalidInput(f"limit must be a whole number from 1 to 1000, got {limit!r:.40}")
     query = (
@@ -233,10 +238,27 @@ def image_calls(
         query = query.where(usage_records.c.user_id == user_id)
     if before_id is not None:
         query = query.where(usage_records.c.id < before_id)
+    if since is not None:
+        query = query.where(usage_records.c.id > _last_id_before(workspace_id, since))
     return [
         ImageCallRow(_row(row), User(row.user_id, row.username, row.display_name))
         for row in conn.execute(query)
     ]
+
+
+def _last_id_before(workspace_id: int, since: datetime) -> sa.ColumnElement[int]:
+    """The id of the workspace's newest row made before ``since`` (0 when none), as a bound on
+    the id: one seek in the (workspace, created_at) index, so the gallery's query stays a range
+    of its own index instead of dating every older image call. Ids follow creation order (two
+    rows settled in the same instant may swap, a millisecond's difference at the cut-off)."""
+    newest_before = (
+        sa.select(usage_records.c.id)
+        .where(usage_records.c.workspace_id == workspace_id, usage_records.c.created_at < since)
+        .order_by(usage_records.c.created_at.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    return sa.func.coalesce(newest_before, 0)
 
 
 def _check_id(value: object, what: str, *, optional: bool = False) -> None:

@@ -1,9 +1,11 @@
 """The Images gallery's query (``Ledger.image_calls``) seeks through its partial index (ledger
-migration ``0008``) instead of sorting every usage row of the workspace, chat turns included:
-the statement the ledger really runs, explained by SQLite."""
+migration ``0008``) instead of sorting every usage row of the workspace, chat turns included,
+and image retention's cut-off (``since``) is one seek in the (workspace, created_at) index, not a
+date read for every older call: the statement the ledger really runs, explained by SQLite."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +18,13 @@ from tests.conftest import seed
 from workbench.db.migrate import migrate_all
 
 
+@pytest.mark.parametrize("since", [None, datetime(2026, 11, 1, tzinfo=UTC)])
 @pytest.mark.parametrize(
     ("scope", "index"),
     [("workspace", "ix_usage_records_image_calls_workspace_id"), ("member", None)],
 )
 def test_the_gallery_query_reads_its_index_in_order(
-    tmp_path: Path, scope: str, index: str | None
+    tmp_path: Path, scope: str, index: str | None, since: datetime | None
 ) -> None:
     engine = db.create_engine(f"sqlite:///{tmp_path / 'plan.db'}")
     migrate_all(engine)
@@ -35,7 +38,7 @@ def test_the_gallery_query_reads_its_index_in_order(
 
     sa.event.listen(engine, "before_cursor_execute", keep)
     member = s.member_id if scope == "member" else None
-    book.image_calls(workspace_id=s.workspace_id, user_id=member, before_id=1000)
+    book.image_calls(workspace_id=s.workspace_id, user_id=member, before_id=1000, since=since)
     sa.event.remove(engine, "before_cursor_execute", keep)
     [(statement, parameters)] = seen
     with engine.connect() as conn:
@@ -47,4 +50,6 @@ def test_the_gallery_query_reads_its_index_in_order(
     if index is not None:
         assert index in plan, plan
     assert "TEMP B-TREE" not in plan, f"the page is sorted, not read in order: {plan}"
+    if since is not None:
+        assert "ix_usage_records_workspace_id_created_at" in plan, plan
     engine.dispose()

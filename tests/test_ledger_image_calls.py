@@ -1,8 +1,11 @@
 """``Ledger.image_calls``: the Images gallery's query. A workspace's calls that kept images (or one
-member's there), newest first, with who made them, a page at a time by keyset (``before_id``);
-never a chat call, a refusal, an image call that kept none, or another workspace's call."""
+member's there), newest first, with who made them, a page at a time by keyset (``before_id``),
+none made before ``since`` (image retention's cut-off); never a chat call, a refusal, an image
+call that kept none, or another workspace's call."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -101,6 +104,35 @@ def test_pages_by_keyset(ledger: Ledger, seeded: Seed) -> None:
     assert ids(page_3) == newest_first[6:]
 
 
+def made_at(ledger: Ledger, usage_id: int, when: datetime) -> None:
+    with ledger.engine.begin() as conn:
+        conn.execute(
+            sa.update(usage_records).where(usage_records.c.id == usage_id).values(created_at=when)
+        )
+
+
+def test_since_leaves_out_older_calls(ledger: Ledger, seeded: Seed) -> None:
+    now = datetime(2026, 11, 30, 12, tzinfo=UTC)
+    made = [image_call(ledger, seeded, seeded.member_id, f"d{n}") for n in range(4)]
+    for usage_id, days_ago in zip(made, (10, 8, 5, 1), strict=True):
+        made_at(ledger, usage_id, now - timedelta(days=days_ago))
+    # Another workspace's call, dated before the cut-off but written last: the bound on the id
+    # comes from the workspace's own rows, so it hides none of acme's recent calls.
+    beta = seed(ledger, credits(100), slug="beta")
+    made_at(ledger, image_call(ledger, beta, beta.member_id, "beta"), now - timedelta(days=7.5))
+    workspace = seeded.workspace_id
+
+    week = now - timedelta(days=7)
+    assert ids(ledger.image_calls(workspace_id=workspace, since=week)) == [made[3], made[2]]
+    mine = ledger.image_calls(workspace_id=workspace, user_id=seeded.member_id, since=week)
+    assert ids(mine) == [made[3], made[2]]
+    paged = ledger.image_calls(workspace_id=workspace, since=week, before_id=made[3])
+    assert ids(paged) == [made[2]]
+    everything = ledger.image_calls(workspace_id=workspace, since=now - timedelta(days=30))
+    assert ids(everything) == made[::-1]
+    assert ledger.image_calls(workspace_id=workspace, since=now) == []
+
+
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
@@ -110,6 +142,10 @@ def test_pages_by_keyset(ledger: Ledger, seeded: Seed) -> None:
         ({"workspace_id": 1, "before_id": True}, "before id must be a positive integer id"),
         ({"workspace_id": 1, "limit": 0}, "limit must be a whole number from 1 to 1000, got 0"),
         ({"workspace_id": 1, "limit": 5000}, "limit must be a whole number from 1 to 1000"),
+        (
+            {"workspace_id": 1, "since": datetime(2026, 11, 1)},  # naive: refused
+            "since must be a timezone-aware datetime (UTC)",
+        ),
     ],
 )
 def test_bad_arguments_are_refused_in_a_sentence(

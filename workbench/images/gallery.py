@@ -3,22 +3,30 @@ workspace's), newest first.
 
 The calls come from the ledger (``Ledger.image_calls``: usage rows with a hold that kept images,
 with their makers, keyset-paged); the images and what was asked from the image store. A call whose
-images were deleted keeps its usage row, so a page reads on past it until it is full: a page
-always shows ``size`` calls while older ones exist, however many were deleted.
+images were deleted keeps its usage row, so a page reads on past it until it is full.
+
+Two bounds keep a page run quick however many images are gone. Calls older than image
+retention's cut-off (``WORKBENCH_RETENTION_IMAGE_DAYS``, the purge's own) are not asked for at
+all: their images are purged or about to be. And one page run looks at no more than
+``SCAN_LIMIT`` calls: past that (a long run of calls whose owners deleted the images), the page
+shows what it found and Older goes on from where it stopped.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from ledger.owners import User
 from ledger.usage import ImageCallRow
 from workbench.bootstrap import Services
 from workbench.images.store import StoredImage
+from workbench.retention.policy import Policy
 from workbench.ui.session import SignedIn
 
 PAGE_SIZE = 24
+# The most calls one page run reads the image store for (one ``meta.json`` each).
+SCAN_LIMIT = 8 * PAGE_SIZE
 
 
 @dataclass(frozen=True)
@@ -43,20 +51,30 @@ class GalleryPage:
 
 
 def gallery_page(
-    svc: Services, who: SignedIn, before_id: int | None = None, size: int = PAGE_SIZE
+    svc: Services,
+    who: SignedIn,
+    before_id: int | None = None,
+    size: int = PAGE_SIZE,
+    now: datetime | None = None,
 ) -> GalleryPage:
     """Up to ``size`` calls older than the row ``before_id`` (None: from the newest)."""
+    since = Policy.of(svc.config).cutoffs(now or datetime.now(UTC)).images
     calls: list[GalleryCall] = []
     cursor = before_id
+    scanned = 0
     while True:
         # One more than a page: whether an older page exists is known without another query.
         rows = svc.ledger.image_calls(
             workspace_id=who.workspace.id,
             user_id=None if who.is_admin else who.user.id,
             before_id=cursor,
+            since=since,
             limit=size + 1,
         )
         for row in rows:
+            if scanned == SCAN_LIMIT:  # enough for one run: Older goes on from this row
+                return GalleryPage(calls, older=row.usage.id + 1)
+            scanned += 1
             call = _call(svc, who, row)
             if call is None:
                 continue

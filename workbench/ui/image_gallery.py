@@ -39,13 +39,19 @@ def show_newest(who: SignedIn) -> None:
     _cursors(who.workspace.id).clear()
 
 
+def _empty_page(*, first: bool, more: bool) -> str:
+    if more:  # the run stopped at its scan limit among calls whose images are gone
+        return "No images among these calls (their images were deleted): Older looks further back."
+    return NOTHING_YET if first else "No older images."
+
+
 def gallery(svc: Services, who: SignedIn) -> None:
     cursors = _cursors(who.workspace.id)
     page = gallery_page(svc, who, before_id=cursors[-1] if cursors else None)
     if who.is_admin:
         st.caption("As an admin you see every image made in this workspace.")
     if not page.calls:
-        st.caption(NOTHING_YET if not cursors else "No older images.")
+        st.caption(_empty_page(first=not cursors, more=page.older is not None))
     for call in page.calls:
         call_card(svc, who, call)
     if not cursors and page.older is None:
