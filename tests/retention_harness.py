@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from ledger.amounts import credits
@@ -81,6 +82,23 @@ def prepare(db_url: str, image_root: Path) -> None:
     """What every entry point does first (both schemas, catalogue and offers seeded), so that a
     command's own opening changes nothing the tests compare."""
     open_ledger(Settings(database_url=db_url, image_dir=image_root)).close()
+
+
+def open_world(
+    book: Ledger,
+    clock: FakeClock,
+    db_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch | None = None,
+) -> World:
+    """Where every retention test starts: the database prepared, images under
+    ``tmp_path/images`` (the command line pointed there too when ``monkeypatch`` is given), and
+    the old and recent content written."""
+    image_root = tmp_path / "images"
+    prepare(db_url, image_root)
+    if monkeypatch is not None:
+        monkeypatch.setenv("WORKBENCH_IMAGE_DIR", str(image_root))
+    return build(book, clock, image_root, real_now())
 
 
 def chat_call(book: Ledger, s: Seed, key: str, rnd: random.Random, status: str = "ok") -> int:

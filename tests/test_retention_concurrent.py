@@ -18,9 +18,8 @@ from tests.conftest import PRICES, FakeClock
 from tests.retention_harness import (
     DAYS,
     World,
-    build,
     files_under,
-    prepare,
+    open_world,
     real_now,
     snapshot,
 )
@@ -36,8 +35,7 @@ POLICY = Policy(DAYS, DAYS, DAYS)
 
 @pytest.fixture
 def world(ledger: Ledger, clock: FakeClock, db_url: str, tmp_path: Path) -> World:
-    prepare(db_url, tmp_path / "images")
-    return build(ledger, clock, tmp_path / "images", real_now())
+    return open_world(ledger, clock, db_url, tmp_path)
 
 
 def twice_at_once(work: Callable[[], Any]) -> list[Any]:
@@ -111,8 +109,7 @@ def test_only_one_purge_runs_at_a_time_on_postgres(
 ) -> None:
     ledger = Ledger.open(postgres_url, clock=clock, pool_size=4)
     ledger.import_prices(PRICES)
-    prepare(postgres_url, tmp_path / "images")
-    world = build(ledger, clock, tmp_path / "images", real_now())
+    world = open_world(ledger, clock, postgres_url, tmp_path)
     db_url = postgres_url
     before, files = snapshot(ledger), files_under(world.image_root)
     with only_purge(ledger.engine) as ours:

@@ -11,7 +11,7 @@ import pytest
 from ledger.schema import usage_records
 from ledger.service import Ledger
 from tests.conftest import FakeClock
-from tests.retention_harness import DAYS, build, files_under, ids_in, prepare, real_now
+from tests.retention_harness import DAYS, files_under, ids_in, open_world
 from workbench.cli import main
 from workbench.images.store import ImageStore
 
@@ -24,12 +24,10 @@ def test_rows_of_stored_images_stay_until_the_images_go(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    root = tmp_path / "images"
-    prepare(db_url, root)
-    monkeypatch.setenv("WORKBENCH_IMAGE_DIR", str(root))
     monkeypatch.setenv("WORKBENCH_RETENTION_USAGE_DAYS", str(DAYS))
     monkeypatch.delenv("WORKBENCH_RETENTION_IMAGE_DAYS", raising=False)
-    world = build(ledger, clock, root, real_now())
+    world = open_world(ledger, clock, db_url, tmp_path, monkeypatch)
+    root = world.image_root
     files = files_under(root)
     old_image_rows = [r for r in world.old_usage if r not in _chat_rows(ledger, world.old_usage)]
     assert len(old_image_rows) == 3

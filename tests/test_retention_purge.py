@@ -22,10 +22,9 @@ from tests.retention_harness import (
     DAYS,
     OLD_DAYS,
     World,
-    build,
     files_under,
     ids_in,
-    prepare,
+    open_world,
     real_now,
     snapshot,
 )
@@ -42,12 +41,9 @@ from workbench.retention.policy import midnight_before
 def world(
     ledger: Ledger, clock: FakeClock, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[World]:
-    image_root = tmp_path / "images"
-    prepare(db_url, image_root)
-    monkeypatch.setenv("WORKBENCH_IMAGE_DIR", str(image_root))
     for kind in ("CONVERSATION", "IMAGE", "USAGE"):
         monkeypatch.setenv(f"WORKBENCH_RETENTION_{kind}_DAYS", str(DAYS))
-    yield build(ledger, clock, image_root, real_now())
+    yield open_world(ledger, clock, db_url, tmp_path, monkeypatch)
 
 
 def workbench(db_url: str, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

@@ -10,7 +10,7 @@ import pytest
 
 from ledger.service import Ledger
 from tests.conftest import FakeClock
-from tests.retention_harness import build, files_under, prepare, real_now, snapshot
+from tests.retention_harness import files_under, open_world, real_now, snapshot
 from workbench.cli import main
 from workbench.retention.policy import Policy, RetentionError
 from workbench.retention.purge import run
@@ -33,10 +33,7 @@ def test_bad_days_are_refused_in_one_line_and_change_nothing(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    image_root = tmp_path / "images"
-    prepare(db_url, image_root)
-    monkeypatch.setenv("WORKBENCH_IMAGE_DIR", str(image_root))
-    world = build(ledger, clock, image_root, real_now())
+    world = open_world(ledger, clock, db_url, tmp_path, monkeypatch)
     before, files = snapshot(ledger), files_under(world.image_root)
     for name, kind in KINDS.items():
         variable = f"WORKBENCH_RETENTION_{name}_DAYS"
@@ -73,12 +70,9 @@ def test_no_retention_set_keeps_everything(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    image_root = tmp_path / "images"
-    prepare(db_url, image_root)
-    monkeypatch.setenv("WORKBENCH_IMAGE_DIR", str(image_root))
     for name in KINDS:
         monkeypatch.delenv(f"WORKBENCH_RETENTION_{name}_DAYS", raising=False)
-    world = build(ledger, clock, image_root, real_now())
+    world = open_world(ledger, clock, db_url, tmp_path, monkeypatch)
     before, files = snapshot(ledger), files_under(world.image_root)
     status, out, err = purge(db_url, capsys)
     assert (status, err) == (0, "")
