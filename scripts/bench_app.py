@@ -7,6 +7,7 @@ run takes for an operator with a million usage rows in the database.
     .venv/bin/python -m scripts.bench_app --seed bulk           # usage rows alone, in a minute
     .venv/bin/python -m scripts.bench_app --no-cache            # seed afresh, keep nothing
     .venv/bin/python -m scripts.bench_app --from-database FILE  # a copy of FILE, as it is
+    .venv/bin/python -m scripts.bench_app --postgres-url postgresql://postgres@127.0.0.1:5432/test
 
 The database (``scripts/bench_app_world.py``): what ``make run`` prepares (migrations, a workspace
 with ``admin`` and ``member``, ``admin`` an operator) under the slug of the synthetic
@@ -21,6 +22,17 @@ prepared earlier instead (two versions of the code on the same data). The newest
 the operator's workspace get their images in the run's image store (``stored_images``), as the
 gateway would have left them.
 
+``--postgres-url URL`` (an administrator's connection to a PostgreSQL server: a superuser) measures
+the same with the app on PostgreSQL (``scripts/bench_app_postgres.py``): the SQLite database is
+prepared as above (seeded, or the cache's copy), then copied into a new database on the server
+(migrated as ``workbench`` migrates, every table's rows by ``COPY`` with triggers off, sequences
+reset, ``VACUUM (FREEZE, ANALYZE)``; row counts and balances checked against the file), kept there
+as ``workbench_bench_<cache key>``, and each run gets ``CREATE DATABASE ... TEMPLATE`` of it,
+dropped when the run ends. ``database`` then has ``backend: "postgresql"``, ``reused_cache`` (the
+copy on the server), ``sqlite_reused_cache``, ``copy_s``, ``prepare_s``, ``template_s``,
+``table_rows`` and ``run_database``; every other key of the JSON is as on SQLite. A URL that is
+not ``postgresql://``, or a server that cannot be reached, is refused before anything is seeded.
+
 * ``startup_s``: from launching ``workbench run --port P`` (what ``make run`` runs: migrate,
   seed if empty, then ``streamlit run workbench/app.py``) on that database until
   ``/_stcore/health`` answers 200. Median of ``--starts``. ``startup_parts_s`` splits it at the
@@ -29,7 +41,8 @@ gateway would have left them.
   interleaved with the app's starts: ``bare_startup_s``, a bare two-page Streamlit app
   (``scripts/bench_ui_bare.py``) under ``streamlit run``. ``import_s`` (one fresh interpreter,
   ``python -X importtime -c "import workbench.app"``): the entry script's imports, and within them
-  Streamlit's and litellm's.
+  Streamlit's and litellm's (litellm's only if the entry script imports it: it does not, the app
+  imports it after the server is up).
 * ``page_ms``: each page's script run for ``admin`` (an operator: all six pages), signed in
   through ``POST /auth/sign-in`` and speaking the app's websocket as the frontend does
   (``scripts/bench_app_pages.py``): from the request for the page's run to its
@@ -41,8 +54,8 @@ gateway would have left them.
 Targets (issue 15): ``startup_s`` ≤ 5 and every page ≤ 300 ms warm (``targets_met``). The
 machine's load average at the start and the end is in the JSON: on a busy machine both sides of
 each comparison slow down. Progress goes to stderr; the last line of stdout is one JSON object.
-The exit status is 1 when a page run went wrong (an exception, no title, a failure box), 2 for
-bad arguments.
+The exit status is 1 when a page run went wrong (an exception, no title, a failure box) or the
+PostgreSQL copy differs from the SQLite file, 2 for bad arguments (or a server out of reach).
 """
 
 from __future__ import annotations
@@ -52,19 +65,29 @@ import json
 import os
 import secrets
 import shutil
+import signal
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any, Final
 
 from scripts.bench_app_pages import PageRun, Session
+from scripts.bench_app_postgres import CopyMismatch, on_postgres, refusal
 from scripts.bench_app_starts import Started, import_seconds, start_app, start_bare
-from scripts.bench_app_world import Plan, copy_prepared, prepare_sqlite, store_recent_images
+from scripts.bench_app_world import (
+    DB_NAME,
+    Plan,
+    Prepared,
+    copy_prepared,
+    prepare_sqlite,
+    store_recent_images,
+)
 from scripts.bench_measure import log, quiet, stage
 from scripts.bench_ui_bare import BARE_TITLES
 from tests.browser_harness import ADMIN, AppServer, app_env, http_session_token, run_cli
@@ -110,6 +133,10 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
         "--from-database",
         type=Path,
         help="use a copy of this prepared SQLite file instead (the same data for two versions)",
+    )
+    parser.add_argument(
+        "--postgres-url",
+        help="measure on PostgreSQL: a copy of the database on this server (an admin's URL)",
     )
     parser.add_argument("--timeout-s", type=float, default=60.0, help="per warm page run")
     parser.add_argument(
@@ -185,14 +212,38 @@ def measure_bare_pages(bare: Started, args: argparse.Namespace, samples: Samples
                 samples.bare_pages.append(run.seconds)
 
 
-def measure(args: argparse.Namespace, workdir: Path, samples: Samples) -> dict[str, Any]:
-    env = server_env(workdir)
+@contextmanager
+def database(args: argparse.Namespace, workdir: Path, env: dict[str, str]) -> Iterator[Prepared]:
+    """The run's database: a fresh SQLite file, or (``--postgres-url``) a fresh PostgreSQL
+    database holding the same, dropped on exit."""
     plan = Plan(rows=args.usage_rows, way=args.seed)
     cache = None if args.no_cache else args.cache_dir
     if args.from_database is not None:
         prepared = copy_prepared(args.from_database, workdir)
     else:
         prepared = prepare_sqlite(workdir, env, plan, cache, args.cache_max_age_h)
+    if args.postgres_url is None:
+        yield prepared
+        return
+    keep = cache is not None and args.from_database is None
+    with on_postgres(args.postgres_url, workdir / DB_NAME, prepared, keep=keep) as copied:
+        (workdir / DB_NAME).unlink()  # the app runs on PostgreSQL: nothing may use the file
+        yield copied
+
+
+def measure(args: argparse.Namespace, workdir: Path, samples: Samples) -> dict[str, Any]:
+    with database(args, workdir, server_env(workdir)) as prepared:
+        env = {**server_env(workdir), "WORKBENCH_DATABASE_URL": prepared.url}
+        return measure_on(args, workdir, env, prepared, samples)
+
+
+def measure_on(
+    args: argparse.Namespace,
+    workdir: Path,
+    env: dict[str, str],
+    prepared: Prepared,
+    samples: Samples,
+) -> dict[str, Any]:
     prepared.facts["stored_images"] = store_recent_images(prepared.url, workdir / "images")
     password = secrets.token_urlsafe(12)
     run_cli(["auth", "set-password", ADMIN], env, stdin=password)
@@ -213,8 +264,8 @@ def measure(args: argparse.Namespace, workdir: Path, samples: Samples) -> dict[s
                 samples.bare_starts.append(bare.seconds)
                 log(f"  start {n + 1}: app {app.seconds:.2f} s, bare {bare.seconds:.2f} s")
         assert app is not None and bare is not None
-        server = AppServer(app.process, app.port, workdir, env, "", admin_password=password)
-        last = measure_pages(server, args, samples)
+        app.admin_password = password
+        last = measure_pages(app, args, samples)
         with stage("the bare app's page runs"):
             measure_bare_pages(bare, args, samples)
     finally:
@@ -283,7 +334,13 @@ def summarise(samples: Samples, measured: dict[str, Any]) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse(argv)
+    refused = refusal(args.postgres_url) if args.postgres_url is not None else None
+    if refused is not None:
+        print(f"bench_app: {refused}.", file=sys.stderr)
+        return 2
     quiet(args.json_only)
+    # Stopped by SIGTERM, it unwinds as on Ctrl-C: servers stopped, the run's database dropped.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     started = time.perf_counter()
     load_at_start = round(os.getloadavg()[0], 2)
     workdir = Path(tempfile.mkdtemp(prefix="bench_app_"))
@@ -292,6 +349,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         measured = measure(args, workdir, samples)
     except PageFailed as failed:
         print(f"bench_app: a page run went wrong: {failed} (logs in {workdir})", file=sys.stderr)
+        return 1
+    except CopyMismatch as mismatch:
+        shutil.rmtree(workdir, ignore_errors=True)  # no server ran: nothing to look at
+        print(
+            f"bench_app: the PostgreSQL copy does not hold what the SQLite file holds: {mismatch}",
+            file=sys.stderr,
+        )
         return 1
     except BaseException:
         log(f"the run failed; the servers' logs are in {workdir}")
@@ -315,6 +379,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     print(json.dumps(result))
     return 0
+
+
+def _exit_on_signal(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 if __name__ == "__main__":

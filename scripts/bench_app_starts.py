@@ -3,6 +3,11 @@ launches it, timed until ``/_stcore/health`` answers 200, and the same for a bar
 (``scripts/bench_ui_bare.py``'s two pages) started by ``streamlit run`` the same way, with the
 app's ``.streamlit/config.toml``, so the app's figure can be read against what Streamlit itself
 costs on this machine at this moment.
+
+What the browser tests' harness (``tests/browser_harness.py``) already does is taken from it: a
+free loopback port (``free_port``), the health probe (``answers_health``), and the server itself
+(a ``Started`` is its ``AppServer``: URL, console, ``stop``); what is this module's own is the
+command launched and the timing (polled every ``POLL_S``, the hand-over seen as it is printed).
 """
 
 from __future__ import annotations
@@ -13,13 +18,12 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Final
 
 from scripts.bench_ui_bare import BARE_APP
-from tests.browser_harness import ROOT, START_TIMEOUT_S, free_port
+from tests.browser_harness import ROOT, START_TIMEOUT_S, AppServer, answers_health, free_port
 
 # ``workbench run`` prints this just before it hands over to ``streamlit run`` (os.execv).
 HANDOVER: Final = "Starting the workbench on"
@@ -28,28 +32,13 @@ _IMPORT_LINE: Final = re.compile(r"import time:\s+\d+ \|\s+(\d+) \| *(\S+)")
 
 
 @dataclass
-class Started:
-    """A server that answered its health check: how long that took from the launch, and (for
+class Started(AppServer):
+    """A server that answered its health check (the harness's ``AppServer``; for the app, its
+    admin password is set by the caller): how long that took from the launch, and (for
     ``workbench run``) when it handed over to Streamlit."""
 
-    process: subprocess.Popen[str]
-    port: int
-    seconds: float
+    seconds: float = 0.0
     handover_s: float | None = None
-    console: list[str] = field(default_factory=list)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=15)
 
 
 def workbench_command(port: int) -> list[str]:
@@ -103,14 +92,14 @@ def _launch(
         text=True,
         bufsize=1,
     )
-    server = Started(process, port, seconds=0.0)
+    server = Started(process, port, log_path.parent, env, member_password="")
     assert process.stdout is not None
     threading.Thread(
         target=_pump, args=(server, process.stdout, log_path, started), daemon=True
     ).start()
     deadline = started + START_TIMEOUT_S
     try:
-        while not _healthy(server.url):
+        while not answers_health(server):
             if process.poll() is not None or time.perf_counter() > deadline:
                 raise RuntimeError(
                     f"{' '.join(command[:4])} did not answer its health check "
@@ -132,14 +121,6 @@ def _pump(server: Started, stream: IO[str], log_path: Path, started: float) -> N
                 server.handover_s = time.perf_counter() - started
             server.console.append(line)
             log.write(line)
-
-
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as answer:
-            return bool(answer.status == 200)
-    except OSError:
-        return False
 
 
 def import_seconds(env: dict[str, str], modules: tuple[str, ...]) -> dict[str, float]:

@@ -280,7 +280,7 @@ def _wait_until_ready(server: AppServer, *, probe_health: bool) -> None:
             found = PASSWORD_LINE.search(server.output())
             server.admin_password = found.group(1) if found else ""
         if server.admin_password and (
-            _healthy(server) if probe_health else _accepts_connections(server.port)
+            answers_health(server) if probe_health else _accepts_connections(server.port)
         ):
             return
         time.sleep(0.2)
@@ -290,7 +290,7 @@ def _wait_until_ready(server: AppServer, *, probe_health: bool) -> None:
     )
 
 
-def _healthy(server: AppServer) -> bool:
+def answers_health(server: AppServer) -> bool:
     server.probed = True
     try:
         with urllib.request.urlopen(f"{server.url}/_stcore/health", timeout=2) as answer:

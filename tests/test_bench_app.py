@@ -82,9 +82,10 @@ def test_a_small_run_measures_the_starts_and_every_page(first: dict[str, Any]) -
         *result["page_ms"].values(),
         *result["page_first_ms"].values(),
         *result["startup_parts_s"].values(),
-        result["import_s"]["workbench.app"],
-        result["import_s"]["litellm"],
+        *result["import_s"].values(),
     ]
+    # litellm is imported after the server is up, not by the entry script: no figure of its own.
+    assert set(result["import_s"]) == {"workbench.app", "streamlit"}, result["import_s"]
     assert all(isinstance(f, int | float) and f > 0 for f in figures), figures
     assert all(sent["messages"] > 0 and sent["kb"] > 0 for sent in result["page_sent"].values())
     assert result["slowest_page"] == max(result["page_ms"], key=result["page_ms"].get)
