@@ -83,7 +83,9 @@ def landing_path(svc: Services, user: User, asked: str) -> str:
         return "/"
     if page.audience != "member" and not allowed(page, level_of(svc, user)):
         return "/"
-    return f"/{page.url_path}" + (f"?{query}" if query else "")
+    # Streamlit serves the default page at the root only (web/default_page_route.py).
+    path = "/" if page.default else f"/{page.url_path}"
+    return path + (f"?{query}" if query else "")
 
 
 def level_of(svc: Services, user: User) -> str:
