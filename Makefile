@@ -55,6 +55,7 @@ bench: $(DEV)
 	@if [ -n "$$BENCH_POSTGRES_URL" ]; then $(PY) -m scripts.bench_webhook --url "$$BENCH_POSTGRES_URL"; fi
 	$(PY) -m scripts.bench_analytics --events 1000000
 	$(PY) -m scripts.bench_app
+	@if [ -n "$$BENCH_POSTGRES_URL" ]; then $(PY) -m scripts.bench_app --postgres-url "$$BENCH_POSTGRES_URL"; fi
 	$(PY) -m scripts.bench_ui
 
 ## screenshots: a PNG of every page per role into docs/screenshots (needs /usr/bin/chromium)
