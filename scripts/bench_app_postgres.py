@@ -25,7 +25,8 @@ kept copy of an older key for the same way and row count is dropped, as the SQLi
 its superseded entries. Each run works on ``CREATE DATABASE workbench_bench_run_<random>
 TEMPLATE workbench_bench_<key>`` (a file-level copy: seconds), dropped when the run ends, also
 on an error. Without a cache (``--no-cache``, ``--from-database``) the copy itself is the run's
-database, and is dropped the same way.
+database, and is dropped the same way. What a killed run could not drop, the next run does
+(``scripts/bench_app_pg_leftovers.py``).
 
 The server URL is an administrator's connection (a superuser: creating databases and switching
 triggers off need one), e.g. ``postgresql://postgres@127.0.0.1:5432/test``; ``refusal`` says in
@@ -50,6 +51,7 @@ import sqlalchemy as sa
 from psycopg import sql
 
 from ledger import db
+from scripts import bench_app_pg_leftovers as leftovers
 from scripts.bench_app_world import Prepared
 from scripts.bench_measure import log, stage
 from workbench.db.migrate import migrate_all
@@ -197,6 +199,8 @@ def on_postgres(url: str, source: Path, sqlite: Prepared, *, keep: bool) -> Iter
     key = sqlite.facts.get("cache_key")
     kept = f"{PREFIX}{key}" if keep and key else None
     run = f"{RUN_PREFIX}{secrets.token_hex(6)}"
+    for name in leftovers.drop_abandoned(server, (RUN_PREFIX, STAGING_PREFIX)):
+        log(f"dropped {name}, left by a run that was killed")
     try:
         if kept is None:
             with stage(f"copy the SQLite database into {run} on {server.shown()}"):
@@ -217,6 +221,7 @@ def on_postgres(url: str, source: Path, sqlite: Prepared, *, keep: bool) -> Iter
             started = time.perf_counter()
             with stage(f"a fresh database {run} from {kept}"):
                 server.create(run, template=kept)
+                leftovers.claim(server, run)
             facts["template_s"] = round(time.perf_counter() - started, 2)
         facts.update(
             {name: meta[name] for name in ("copied_at", "copy_s", "prepare_s", "table_rows")},
@@ -280,6 +285,7 @@ def _build(server: Server, name: str, source: Path) -> dict[str, Any]:
     started = time.perf_counter()
     server.create(name)
     try:
+        leftovers.claim(server, name)
         with closing(sqlite3.connect(f"file:{source}?mode=ro", uri=True)) as lite:
             tables = _migrate(server.app_url(name), lite)
             with closing(psycopg.connect(server.conninfo(name))) as conn:

@@ -3,14 +3,20 @@ one JSON object of the same shape as on SQLite, with ``backend: "postgresql"`` a
 every page; the copy on the server holds every row of the SQLite cache entry and the same
 balances; each run's own database is gone afterwards (only the kept copy stays); a second run
 reuses the copy; a copy whose books do not add up is refused; a URL that is not PostgreSQL's, or
-a server out of reach, is refused before anything is made. No figure of time is compared with a
+a server out of reach, is refused before anything is made; what a killed run left, the next run
+drops. No figure of time is compared with a
 number.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
+import socket
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
@@ -21,7 +27,8 @@ import pytest
 import sqlalchemy as sa
 from psycopg import sql
 
-from scripts.bench_app_postgres import PREFIX
+from scripts.bench_app_pg_leftovers import drop_abandoned
+from scripts.bench_app_postgres import PREFIX, RUN_PREFIX, Server
 from tests.conftest import POSTGRES_URL
 from tests.test_bench_app import PAGES, ROWS, SMALL, bench, last_json
 
@@ -223,3 +230,38 @@ def test_a_bad_url_is_refused_before_anything_is_made(tmp_path: Path, url: str, 
     assert done.stdout == ""
     assert not cache.exists(), "nothing may be seeded for a refused run"
     assert bench_databases() == before
+
+
+def test_a_killed_runs_database_is_dropped_by_the_next_run(tmp_path: Path) -> None:
+    """Three run databases as SIGKILL leaves them: one made by a process of this machine that is
+    gone (dropped), one by a process still running (this one: kept), one by another machine
+    (kept: the server may be shared)."""
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    here = socket.gethostname()
+    made = {
+        f"{RUN_PREFIX}test_gone": {"host": here, "pid": int(gone.stdout)},
+        f"{RUN_PREFIX}test_alive": {"host": here, "pid": os.getpid()},
+        f"{RUN_PREFIX}test_elsewhere": {"host": f"not-{here}", "pid": int(gone.stdout)},
+    }
+    with closing(admin()) as conn:
+        for name, owner in made.items():
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            conn.execute(
+                sql.SQL("COMMENT ON DATABASE {} IS {}").format(
+                    sql.Identifier(name), sql.Literal(json.dumps(owner))
+                )
+            )
+    try:
+        dropped = drop_abandoned(Server(POSTGRES_URL), (RUN_PREFIX,))
+        assert dropped == [f"{RUN_PREFIX}test_gone"]
+        left = bench_databases()
+        assert f"{RUN_PREFIX}test_gone" not in left
+        assert {f"{RUN_PREFIX}test_alive", f"{RUN_PREFIX}test_elsewhere"} <= left
+    finally:
+        for name in made:
+            drop(name)
