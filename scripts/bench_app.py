@@ -78,7 +78,8 @@ from pathlib import Path
 from typing import Any, Final
 
 from scripts.bench_app_pages import PageRun, Session
-from scripts.bench_app_postgres import CopyMismatch, on_postgres, refusal
+from scripts.bench_app_pg_copy import CopyMismatch
+from scripts.bench_app_postgres import on_postgres, refusal
 from scripts.bench_app_starts import Started, import_seconds, start_app, start_bare
 from scripts.bench_app_world import (
     DB_NAME,
