@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Final
 
-from scripts.bench_ui_bare import BARE_APP
+from scripts.bench_ui_bare import BARE_APP, bare_command
 from tests.browser_harness import ROOT, START_TIMEOUT_S, AppServer, answers_health, free_port
 
 # ``workbench run`` prints this just before it hands over to ``streamlit run`` (os.execv).
@@ -47,19 +47,6 @@ def workbench_command(port: int) -> list[str]:
     script = Path(sys.executable).parent / "workbench"
     entry = [str(script)] if script.exists() else [sys.executable, "-m", "workbench"]
     return [*entry, "run", "--port", str(port)]
-
-
-def bare_command(port: int) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        "bare_app.py",
-        "--server.headless=true",
-        f"--server.port={port}",
-        "--browser.gatherUsageStats=false",
-    ]
 
 
 def start_app(env: dict[str, str], log_path: Path) -> Started:

@@ -39,6 +39,21 @@ st.navigation([st.Page(alpha, title="{BARE_TITLES[0]}", default=True),
 """
 
 
+def bare_command(port: int, *options: str) -> list[str]:
+    """``streamlit run bare_app.py`` on ``port`` with the app's own options (and ``options``)."""
+    return [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        "bare_app.py",
+        "--server.headless=true",
+        f"--server.port={port}",
+        "--browser.gatherUsageStats=false",
+        *options,
+    ]
+
+
 @contextmanager
 def bare_app(workdir: Path) -> Iterator[str]:
     """``BARE_APP`` under ``streamlit run`` (the same options as the app's); yields its URL."""
@@ -46,17 +61,7 @@ def bare_app(workdir: Path) -> Iterator[str]:
     (workdir / "bare_app.py").write_text(BARE_APP, encoding="utf-8")
     port = free_port()
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "bare_app.py",
-            "--server.headless=true",
-            f"--server.port={port}",
-            "--server.address=127.0.0.1",
-            "--browser.gatherUsageStats=false",
-        ],
+        bare_command(port, "--server.address=127.0.0.1"),
         cwd=workdir,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

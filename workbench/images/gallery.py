@@ -55,10 +55,9 @@ def gallery_page(
     who: SignedIn,
     before_id: int | None = None,
     size: int = PAGE_SIZE,
-    now: datetime | None = None,
 ) -> GalleryPage:
     """Up to ``size`` calls older than the row ``before_id`` (None: from the newest)."""
-    since = Policy.of(svc.config).cutoffs(now or datetime.now(UTC)).images
+    since = Policy.of(svc.config).cutoffs(datetime.now(UTC)).images
     calls: list[GalleryCall] = []
     cursor = before_id
     scanned = 0
